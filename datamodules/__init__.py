@@ -1,0 +1,1 @@
+"""LightningDataModules: one per system on top of the shared Zarr base."""

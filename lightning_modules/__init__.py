@@ -1,0 +1,1 @@
+"""LightningModules (one per learner family) and their network components."""

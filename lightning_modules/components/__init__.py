@@ -1,0 +1,1 @@
+"""Networks, kept apart from the training logic that uses them."""

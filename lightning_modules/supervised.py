@@ -1,0 +1,74 @@
+"""Classification and regression of labelled states (the paper's ResNet18 studies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torchmetrics
+from torch import nn
+
+from lightning_modules.base import OptimizerFactory, PhysmlModule, SchedulerFactory
+from simulators.base import require
+
+
+class SupervisedModule(PhysmlModule):
+    """A network trained with cross-entropy (``task="class"``) or MSE (``task="regression"``).
+
+    One module for both because the loop is the same; the task decides the loss, the
+    metrics and what a prediction is.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        task: str,
+        num_outputs: int,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+    ) -> None:
+        super().__init__(optimizer, scheduler)
+        require(task in ("class", "regression"), "model.task", "'class' or 'regression'", task)
+        require(task == "class" or num_outputs == 1, "model.num_outputs", "1 for regression", num_outputs)
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        self.net = net
+        self.task = task
+        if task == "class":
+            metric = lambda: torchmetrics.Accuracy(task="multiclass", num_classes=num_outputs)  # noqa: E731
+        else:
+            metric = lambda: torchmetrics.MeanSquaredError()  # noqa: E731
+        self.metric_name = "acc" if task == "class" else "mse"
+        self.train_metric, self.val_metric = metric(), metric()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        return out.squeeze(-1) if self.task == "regression" else out
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.task == "class":
+            return F.cross_entropy(out, target)
+        return F.mse_loss(out, target.float())
+
+    def _shared_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        out = self(batch["input"])
+        loss = self._loss(out, batch["target"])
+        metric = self.train_metric if stage == "train" else self.val_metric
+        metric(out.argmax(-1) if self.task == "class" else out, batch["target"])
+        bs = batch["target"].shape[0]
+        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=bs)
+        self.log(f"{stage}/{self.metric_name}", metric, prog_bar=True, on_step=False, on_epoch=True, batch_size=bs)
+        return loss
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def per_sample(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        out = self(batch["input"])
+        if self.task == "class":
+            probs = out.softmax(-1)
+            return {"pred": probs.argmax(-1), "probs": probs}
+        return {"pred": out}

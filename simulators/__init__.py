@@ -1,0 +1,1 @@
+"""Physics simulators: numpy/numba/scipy/torch only, no Lightning, no Hydra."""
