@@ -37,6 +37,7 @@ MARKER_DIR = "_complete"
 KNOWN_SPLITS = {"train": 0, "test": 1}
 
 warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
+warnings.filterwarnings("ignore", message=".*is not recognized as a component of a Zarr hierarchy.*")
 
 
 def split_id(split: str) -> int:
@@ -220,19 +221,6 @@ class ShardedStore:
         os.replace(tmp, self._marker(shard))
         return stop - start
 
-    def verify(self, shards: Sequence[int] | None = None) -> list[int]:
-        """Shards whose stored bytes no longer match their marker's checksum."""
-        group = zarr.open_group(str(self.path), mode="r")
-        bad = []
-        for shard in range(self.spec.num_shards) if shards is None else shards:
-            if not self.is_complete(shard):
-                continue
-            marker = json.loads(self._marker(shard).read_text())
-            data = {name: group[name][marker["start"] : marker["stop"]] for name in group.array_keys()}
-            if _checksum(data) != marker["sha256"]:
-                bad.append(shard)
-        return bad
-
 
 def _validate(data: dict[str, np.ndarray], schema: dict[str, ArraySpec], n: int) -> None:
     if set(data) != set(schema):
@@ -319,3 +307,16 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         "num_shards": n_shards,
         "label_counts": counts,
     }
+
+
+def verify_path(path: str | os.PathLike) -> list[int]:
+    """Checksum every complete shard of the dataset at ``path``; returns the corrupt ones."""
+    group = open_dataset(path)
+    marker_dir = Path(path) / MARKER_DIR
+    bad = []
+    for marker_path in sorted(marker_dir.glob("*.json")):
+        marker = json.loads(marker_path.read_text())
+        data = {name: group[name][marker["start"] : marker["stop"]] for name in group.array_keys()}
+        if _checksum(data) != marker["sha256"]:
+            bad.append(int(marker["shard"]))
+    return bad

@@ -1,0 +1,65 @@
+"""`physml simulate`: fill a dataset's shards without training (locally or as sweep jobs)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from physml.config import register_resolvers, section, validate
+from physml.store import generate
+from simulators.base import ConfigError
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def parse_shards(text: str | None, num_shards: int) -> range:
+    """``None`` -> all shards; ``"a:b"`` -> range(a, b) clipped to the dataset; ``"k"`` -> one shard."""
+    if text in (None, "", "all"):
+        return range(num_shards)
+    parts = str(text).split(":")
+    try:
+        if len(parts) == 1:
+            start, stop = int(parts[0]), int(parts[0]) + 1
+        elif len(parts) == 2:
+            start, stop = int(parts[0] or 0), int(parts[1] or num_shards)
+        else:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"shards={text!r} is invalid: allowed null, 'k' or 'a:b' with integers") from None
+    if not 0 <= start < stop or start >= num_shards:
+        raise ConfigError(f"shards={text!r} is invalid: allowed ranges inside 0:{num_shards}")
+    return range(start, min(stop, num_shards))
+
+
+def simulate(cfg: DictConfig) -> list[Path]:
+    validate(cfg)
+    with section("system"):
+        datamodule = instantiate(cfg.system.datamodule)
+    names = list(datamodule.specs) if cfg.split == "all" else [cfg.split]
+    for name in names:
+        if name not in datamodule.specs:
+            raise ConfigError(f"split={name!r} is invalid: allowed 'all' or one of {sorted(datamodule.specs)}")
+    paths = []
+    for name in names:
+        spec = datamodule.specs[name]
+        shards = parse_shards(cfg.shards, spec.num_shards)
+        path = generate(spec, cfg.paths.data_dir, shards=shards, workers=int(cfg.workers))
+        print(f"{name}: {path} (shards {shards.start}..{shards.stop - 1} of {spec.num_shards})")
+        paths.append(path)
+    return paths
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="simulate")
+def hydra_main(cfg: DictConfig) -> None:
+    try:
+        simulate(cfg)
+    except ConfigError as exc:
+        print(f"physml: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+register_resolvers()
