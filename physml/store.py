@@ -168,12 +168,16 @@ class ShardedStore:
             }
         )
         spu = spec.simulator.samples_per_unit
+        shard_samples = spec.shard_units * spu
         for name, aspec in schema.items():
+            # Per-sample arrays get one-sample chunks inside shards (random access);
+            # scalar labels are tiny, so one chunk per shard avoids thousands of 4-byte chunks.
+            per_sample = len(aspec.shape) > 0
             group.create_array(
                 name,
                 shape=(spec.num_samples, *aspec.shape),
-                chunks=(1, *aspec.shape),
-                shards=(spec.shard_units * spu, *aspec.shape),
+                chunks=(1, *aspec.shape) if per_sample else (shard_samples,),
+                shards=(shard_samples, *aspec.shape) if per_sample else None,
                 dtype=aspec.dtype,
                 fill_value=None,
             )
