@@ -23,6 +23,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e ".[dev,bench]"
 	for f in tests/benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
 lint: $(STAMP)

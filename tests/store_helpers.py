@@ -31,10 +31,16 @@ class NoiseSimulator(Simulator):
 
     def schema(self) -> dict[str, ArraySpec]:
         s = self.params.size
-        return {"x": ArraySpec((s, s), "float32"), "v": ArraySpec((), "float32"), "pid": ArraySpec((), "int64")}
+        return {
+            "x": ArraySpec((s, s), "float32"),
+            "v": ArraySpec((), "float32"),
+            "pid": ArraySpec((), "int64"),
+        }
 
     def generate(self, points: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        values = np.repeat(np.asarray(self.params.values, dtype=np.float32)[points], self.samples_per_unit)
+        values = np.repeat(
+            np.asarray(self.params.values, dtype=np.float32)[points], self.samples_per_unit
+        )
         n, s = len(values), self.params.size
         time.sleep(self.params.delay * len(points))
         x = (values[:, None, None] + rng.standard_normal((n, s, s))).astype(np.float32)

@@ -20,7 +20,9 @@ from tests.store_helpers import NoiseParams, NoiseSimulator
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def spec(delay: float = 0.0, units: int = 5, shard_units: int = 3, split: str = "train", seed: int = 7) -> DatasetSpec:
+def spec(
+    delay: float = 0.0, units: int = 5, shard_units: int = 3, split: str = "train", seed: int = 7
+) -> DatasetSpec:
     return DatasetSpec(NoiseSimulator(NoiseParams(delay=delay)), units, split, seed, shard_units)
 
 
@@ -68,8 +70,12 @@ def test_data_equals_direct_simulator_calls_with_shard_seeds(tmp_path: Path) -> 
 
 
 def test_test_stream_is_independent_of_training_stream(tmp_path: Path) -> None:
-    a = zarr.open_group(str(generate(spec(split="train"), tmp_path, progress=False)), mode="r")["x"][:]
-    b = zarr.open_group(str(generate(spec(split="test"), tmp_path, progress=False)), mode="r")["x"][:]
+    a = zarr.open_group(str(generate(spec(split="train"), tmp_path, progress=False)), mode="r")[
+        "x"
+    ][:]
+    b = zarr.open_group(str(generate(spec(split="test"), tmp_path, progress=False)), mode="r")["x"][
+        :
+    ]
     assert not np.allclose(a, b)
 
 
@@ -129,7 +135,9 @@ def test_two_processes_fill_different_shards_of_one_store(tmp_path: Path) -> Non
         "generate(s, %r, shards=range(int(sys.argv[1]), int(sys.argv[2])), progress=False)\n"
         % (str(ROOT), str(tmp_path / "run"))
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, a, b]) for a, b in (("0", "6"), ("6", "12"))]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, a, b]) for a, b in (("0", "6"), ("6", "12"))
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     store = ShardedStore(s, tmp_path / "run")
     assert store.missing_shards() == []

@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
         ("spanning", ["confusion_spanning.png", "spanning_probability.png", "p_proxy.png"]),
     ],
 )
-def test_each_target_trains_tests_and_writes_figures(tmp_path: Path, target: str, figures: list[str]) -> None:
+def test_each_target_trains_tests_and_writes_figures(
+    tmp_path: Path, target: str, figures: list[str]
+) -> None:
     cfg = compose_config([*TINY_PERCOLATION, f"system.target={target}"], tmp_path)
     metrics = train(cfg)
     run = Path(cfg.paths.output_dir)
@@ -40,7 +42,8 @@ def test_each_target_trains_tests_and_writes_figures(tmp_path: Path, target: str
         assert set(preds) == {"test", "test_pc"}
         assert 0.0 <= metrics["test/acc"] <= 1.0
         assert metrics["proxy/proxy_wrong"] == (
-            metrics["proxy/proxy_wrong_spanning_below_pc"] + metrics["proxy/proxy_wrong_nonspanning_above_pc"]
+            metrics["proxy/proxy_wrong_spanning_below_pc"]
+            + metrics["proxy/proxy_wrong_nonspanning_above_pc"]
         )
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary["datasets"]) >= {"train", "test"}
@@ -70,7 +73,9 @@ def test_resume_continues_from_last_checkpoint(tmp_path: Path) -> None:
         ("ckpt_path=last", r"ckpt_path=last"),
     ],
 )
-def test_bad_config_fails_at_start_up_naming_the_field(tmp_path: Path, override: str, message: str) -> None:
+def test_bad_config_fails_at_start_up_naming_the_field(
+    tmp_path: Path, override: str, message: str
+) -> None:
     cfg = compose_config([*TINY_PERCOLATION, override], tmp_path)
     with pytest.raises(ConfigError, match=message):
         train(cfg)
@@ -82,7 +87,9 @@ def test_command_line_reports_errors_clearly(tmp_path: Path) -> None:
     bad_value = subprocess.run([*base, "system.L=1"], capture_output=True, text=True, cwd=tmp_path)
     assert bad_value.returncode == 2
     assert "configuration error: system.L=1 is invalid" in bad_value.stderr
-    bad_group = subprocess.run([*base, "system=ising"], capture_output=True, text=True, cwd=tmp_path)
+    bad_group = subprocess.run(
+        [*base, "system=ising"], capture_output=True, text=True, cwd=tmp_path
+    )
     assert bad_group.returncode != 0
     assert "percolation" in bad_group.stderr  # Hydra lists the available options
 
@@ -93,11 +100,15 @@ def test_simulate_and_inspect_commands(tmp_path: Path) -> None:
     done = subprocess.run([*physml, "simulate", *args], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     path = next((tmp_path / "data" / "percolation").glob("*.zarr"))
-    info = subprocess.run([*physml, "inspect", str(path), "--verify"], capture_output=True, text=True, cwd=ROOT)
+    info = subprocess.run(
+        [*physml, "inspect", str(path), "--verify"], capture_output=True, text=True, cwd=ROOT
+    )
     assert "3/10 shards" in info.stdout
     assert "corrupt     none" in info.stdout
     # the rest of the shards, then the whole dataset is complete
-    subprocess.run([*physml, "simulate", *args[:-1], "shards=3:10"], check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [*physml, "simulate", *args[:-1], "shards=3:10"], check=True, capture_output=True, cwd=ROOT
+    )
     info = subprocess.run([*physml, "inspect", str(path)], capture_output=True, text=True, cwd=ROOT)
     assert "10/10 shards" in info.stdout
 
