@@ -49,8 +49,17 @@ def test_kirkland_table_values():
 
 
 def test_builtin_crystals_labels():
-    expect = {"Si": 227, "GaAs": 216, "NaCl": 225, "MgO": 225, "Cu": 225, "SrTiO3": 221,
-              "W": 229, "CsCl": 221, "CaF2": 225}
+    expect = {
+        "Si": 227,
+        "GaAs": 216,
+        "NaCl": 225,
+        "MgO": 225,
+        "Cu": 225,
+        "SrTiO3": 221,
+        "W": 229,
+        "CsCl": 221,
+        "CaF2": 225,
+    }
     for name, sg in expect.items():
         c = builtin_crystal(name)
         assert c.sg_number == sg, name
@@ -91,8 +100,10 @@ def test_chebyshev_matches_eigh_and_expm():
 def test_absorption_decreases_with_thickness():
     sys_ = _beams("Si", 30, kappa=0.08)
     tilts, mask = B.tilt_grid(8, 10.0)
-    totals = [np.sum(np.abs(B.propagate_chebyshev(sys_, tilts[mask], t)) ** 2, axis=1)
-              for t in (100.0, 400.0, 800.0, 1600.0)]
+    totals = [
+        np.sum(np.abs(B.propagate_chebyshev(sys_, tilts[mask], t)) ** 2, axis=1)
+        for t in (100.0, 400.0, 800.0, 1600.0)
+    ]
     assert np.all(np.diff(np.array(totals), axis=0) < 0)
     assert np.all(totals[0] < 1.0)
 
@@ -126,8 +137,9 @@ def test_projected_potential_peaks_on_atoms():
 
 
 def test_generate_contract_and_determinism():
-    sim = from_config(source="random", n=16, nbeams=15, max_atoms=8, thickness=300.0,
-                      thickness_max=600.0)
+    sim = from_config(
+        source="random", n=16, nbeams=15, max_atoms=8, thickness=300.0, thickness_max=600.0
+    )
     out = sim.generate(np.zeros(2, dtype=np.int64), np.random.default_rng(3))
     for k, spec in sim.schema().items():
         assert out[k].shape == (2, *spec.shape) and out[k].dtype == np.dtype(spec.dtype), k

@@ -38,15 +38,19 @@ def main() -> None:
     t0 = time.perf_counter()
     ref = B.propagate_eigh(system, sub, args.thickness, device=args.device)
     t_eigh = (time.perf_counter() - t0) * len(pix) / len(sub)
-    err = np.abs(B.propagate_chebyshev(system, sub, args.thickness, device=args.device)
-                 - ref).max()
-    print(f"{args.crystal}: {len(hkl)} beams, {len(pix)} pixels in the disc, "
-          f"{torch.get_num_threads()} threads, device {args.device}")
+    err = np.abs(B.propagate_chebyshev(system, sub, args.thickness, device=args.device) - ref).max()
+    print(
+        f"{args.crystal}: {len(hkl)} beams, {len(pix)} pixels in the disc, "
+        f"{torch.get_num_threads()} threads, device {args.device}"
+    )
     print(f"chebyshev (batched GEMM): {t_cheb:8.2f} s/pattern")
-    print(f"torch.linalg.eigh batched: {t_eigh:8.2f} s/pattern (extrapolated from "
-          f"{len(sub)} pixels)")
-    print(f"speed-up {t_eigh / t_cheb:.1f}x; max |Δφ| = {err:.1e}; "
-          f"unitarity max |Σ|φ|²-1| = {np.abs((np.abs(phi)**2).sum(1) - 1).max():.1e}")
+    print(
+        f"torch.linalg.eigh batched: {t_eigh:8.2f} s/pattern (extrapolated from {len(sub)} pixels)"
+    )
+    print(
+        f"speed-up {t_eigh / t_cheb:.1f}x; max |Δφ| = {err:.1e}; "
+        f"unitarity max |Σ|φ|²-1| = {np.abs((np.abs(phi) ** 2).sum(1) - 1).max():.1e}"
+    )
 
 
 if __name__ == "__main__":
