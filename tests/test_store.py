@@ -35,6 +35,19 @@ def array_bytes(path: Path) -> dict[str, bytes]:
     }
 
 
+def generator_script(delay: float, data_dir: Path) -> str:
+    """Python source that fills the test store; argv[1:3] optionally restrict the shards."""
+    return f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from tests.store_helpers import NoiseParams, NoiseSimulator
+from physml.store import DatasetSpec, generate
+s = DatasetSpec(NoiseSimulator(NoiseParams(delay={delay})), 8, "train", 7, 2)
+shards = range(int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else None
+generate(s, {str(data_dir)!r}, shards=shards, progress=False)
+"""
+
+
 def test_fingerprint_depends_on_everything_that_changes_bytes() -> None:
     base = spec()
     assert base.fingerprint == spec().fingerprint
@@ -101,13 +114,7 @@ def test_partial_shard_is_regenerated_and_complete_shards_untouched(tmp_path: Pa
 def test_generation_killed_mid_shard_resumes_byte_identical(tmp_path: Path) -> None:
     s = spec(delay=0.15, units=8, shard_units=2)
     reference = array_bytes(generate(s, tmp_path / "ref", progress=False))
-    script = (
-        "import sys; sys.path.insert(0, %r)\n"
-        "from tests.store_helpers import NoiseParams, NoiseSimulator\n"
-        "from physml.store import DatasetSpec, generate\n"
-        "s = DatasetSpec(NoiseSimulator(NoiseParams(delay=0.15)), 8, 'train', 7, 2)\n"
-        "generate(s, %r, progress=False)\n" % (str(ROOT), str(tmp_path / "run"))
-    )
+    script = generator_script(0.15, tmp_path / "run")
     proc = subprocess.Popen([sys.executable, "-c", script])
     store = ShardedStore(s, tmp_path / "run")
     deadline = time.time() + 60
@@ -127,14 +134,7 @@ def test_generation_killed_mid_shard_resumes_byte_identical(tmp_path: Path) -> N
 def test_two_processes_fill_different_shards_of_one_store(tmp_path: Path) -> None:
     s = spec(delay=0.05, units=8, shard_units=2)
     reference = array_bytes(generate(s, tmp_path / "ref", progress=False))
-    script = (
-        "import sys; sys.path.insert(0, %r)\n"
-        "from tests.store_helpers import NoiseParams, NoiseSimulator\n"
-        "from physml.store import DatasetSpec, generate\n"
-        "s = DatasetSpec(NoiseSimulator(NoiseParams(delay=0.05)), 8, 'train', 7, 2)\n"
-        "generate(s, %r, shards=range(int(sys.argv[1]), int(sys.argv[2])), progress=False)\n"
-        % (str(ROOT), str(tmp_path / "run"))
-    )
+    script = generator_script(0.05, tmp_path / "run")
     procs = [
         subprocess.Popen([sys.executable, "-c", script, a, b]) for a, b in (("0", "6"), ("6", "12"))
     ]
