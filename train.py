@@ -15,9 +15,10 @@ from typing import Any
 import hydra
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from physml.config import register_resolvers, section, validate
+from physml.launch import check_launch, data_lock, global_rank_from_env, pin_job
 from physml.predictions import PredictionWriter, load_predictions
 from physml.tracking import close_loggers, log_figures, log_run_info
 from simulators.base import ConfigError
@@ -69,12 +70,18 @@ def build(cfg: DictConfig, out_dir: Path) -> tuple[Any, pl.LightningModule, pl.T
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one job and return its headline metrics."""
     validate(cfg)
+    check_launch(cfg)
+    pinned = pin_job(cfg)
+    if pinned:
+        print(f"physml: job pinned to {pinned}")
     out_dir = Path(cfg.paths.output_dir)
     ckpt_path = resolve_ckpt(cfg.get("ckpt_path"), out_dir)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, model, trainer, loggers = build(cfg, out_dir)
     try:
-        datamodule.prepare_data()
+        if global_rank_from_env() == 0:  # other DDP ranks get the data via trainer's barrier
+            with data_lock(cfg.paths.data_dir):  # concurrent sweep jobs share their datasets
+                datamodule.prepare_data()
         log_run_info(loggers, cfg, datamodule.fingerprints())
         if cfg.stage == "fit":
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)

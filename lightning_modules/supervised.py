@@ -56,7 +56,7 @@ class SupervisedModule(PhysmlModule):
         metric = self.train_metric if stage == "train" else self.val_metric
         metric(out.argmax(-1) if self.task == "class" else out, batch["target"])
         bs = batch["target"].shape[0]
-        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=bs)
+        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
         self.log(f"{stage}/{self.metric_name}", metric, prog_bar=True, on_step=False, on_epoch=True, batch_size=bs)
         return loss
 

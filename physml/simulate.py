@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from physml.config import register_resolvers, section, validate
+from physml.launch import pin_job
 from physml.store import generate
 from simulators.base import ConfigError
 
@@ -36,7 +37,13 @@ def parse_shards(text: str | None, num_shards: int) -> range:
 
 
 def simulate(cfg: DictConfig) -> list[Path]:
+    """Fill the shards ``cfg.shards`` of ``cfg.split``; one job of ``physml simulate -m shards=a:b,...``.
+
+    Jobs of a sweep write disjoint shard ranges of the same stores (the store creates its
+    metadata once, whoever comes first), and shards already complete are skipped.
+    """
     validate(cfg)
+    pin_job(cfg)  # with hardware=local_parallel: this job's share of the cores
     with section("system"):
         datamodule = instantiate(cfg.system.datamodule)
     names = list(datamodule.specs) if cfg.split == "all" else [cfg.split]
