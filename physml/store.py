@@ -21,7 +21,7 @@ import os
 import shutil
 import warnings
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -296,7 +296,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         values = np.concatenate([arr[k * shard_samples : (k + 1) * shard_samples] for k in done])
         uniq, cnt = np.unique(values, return_counts=True)
         if len(uniq) <= 64:
-            counts[name] = {f"{u:g}": int(c) for u, c in zip(uniq, cnt)}
+            counts[name] = {f"{u:g}": int(c) for u, c in zip(uniq, cnt, strict=True)}
     return {
         "path": str(path),
         "fingerprint": attrs["fingerprint"],

@@ -63,7 +63,7 @@ class PercolationAnalysis:
         test = predictions["test"]
         p, spanning, pred = test["p"], test["spanning"].astype(np.int64), test["pred"]
         grid, P = spanning_curve(p, spanning)
-        rows = [{"p": float(g), "P_true": float(v), "Q_true": float(1 - v), "n": int((p == g).sum())} for g, v in zip(grid, P)]
+        rows = [{"p": float(g), "P_true": float(v), "Q_true": float(1 - v), "n": int((p == g).sum())} for g, v in zip(grid, P, strict=True)]
 
         if self.target == "p_class":
             labels = [f"{g:g}" for g in grid]
@@ -89,7 +89,7 @@ class PercolationAnalysis:
             diag = p_proxy_diagnostic(p, spanning, pred, self.p_c_L)
             result.metrics.update({f"proxy/{k}": v for k, v in diag.items()})
             _, P_net = spanning_curve(p, pred)
-            for row, v in zip(rows, P_net):
+            for row, v in zip(rows, P_net, strict=True):
                 row["P_net"] = float(v)
                 row["Q_net"] = float(1 - v)
             result.figures["spanning_probability"] = _plot_P(grid, P, P_net, self.p_c_L, out_dir / "spanning_probability.png")
