@@ -155,7 +155,10 @@ def plot_r_by_space_group(r: np.ndarray, space_group: np.ndarray, path: Path) ->
     pos = np.arange(len(groups))
     counts = [row["n"] for row in rows]
     top.bar(pos, counts, color=plt.cm.viridis([row["R_mean"] for row in rows]))
-    top.set_yscale("log")
+    mappable = plt.cm.ScalarMappable(norm=plt.Normalize(0.0, 1.0), cmap="viridis")
+    fig.colorbar(mappable, ax=[top, bottom], label="mean R (bar colour)", fraction=0.03, pad=0.01)
+    if max(counts) > 50:  # the ICSD spans 1..thousands per group (review Fig. 7)
+        top.set_yscale("log")
     top.set_ylabel("test crystals")
     for p, c in zip(pos, counts, strict=True):
         top.text(p, c, str(c), ha="center", va="bottom", fontsize=6)
