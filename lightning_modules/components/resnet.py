@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from torch import nn
 from torchvision.models import resnet18 as tv_resnet18
-from torchvision.models.video import r3d_18
 
 from simulators.base import require
 
@@ -27,9 +26,3 @@ def resnet18(in_channels: int, num_outputs: int, stem: str = "imagenet") -> nn.M
         net.maxpool = nn.Identity()
     return net
 
-
-def resnet3d18(in_channels: int, num_outputs: int) -> nn.Module:
-    """torchvision's r3d_18 video ResNet with a one-volume stem, for |ψ|² volumes."""
-    net = r3d_18(weights=None, num_classes=num_outputs)
-    net.stem[0] = nn.Conv3d(in_channels, 64, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False)
-    return net
