@@ -1,0 +1,48 @@
+"""Every experiment file composes with the real config tree and resolves completely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from physml.config import validate
+from tests.conftest import CONF_DIR, compose_config
+
+EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+
+
+def test_there_is_an_experiment_per_paper_result() -> None:
+    expected = {
+        "quickstart",
+        "percolation_p_classification",
+        "percolation_p_regression",
+        "percolation_spanning",
+        "j1j2_vae_low_j2",
+        "j1j2_vae_high_j2",
+        "j1j2_vae_sizes",
+        "anderson_w_classification",
+        "anderson_phase",
+        "anderson_volume_3d",
+        "anderson_sizes",
+        "lacbed_pix2pix",
+        "lacbed_heldout_sg",
+    }
+    assert expected <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_composes_and_validates(tmp_path: Path, name: str) -> None:
+    cfg = compose_config([f"experiment={name}"], tmp_path)
+    validate(cfg)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert resolved["system"]["name"] in {"percolation", "j1j2", "anderson", "lacbed"}
+    assert resolved["model"]["_target_"].startswith("lightning_modules.")
+
+
+@pytest.mark.parametrize("hardware", ["cpu", "gpu", "ddp", "local_parallel", "slurm"])
+def test_every_hardware_composes_with_every_system(tmp_path: Path, hardware: str) -> None:
+    for system in ("percolation", "j1j2", "anderson", "lacbed"):
+        cfg = compose_config([f"system={system}", f"hardware={hardware}"], tmp_path)
+        assert cfg.trainer.accelerator in {"cpu", "gpu", "auto"}
