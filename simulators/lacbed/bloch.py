@@ -134,111 +134,179 @@ def _diagonal(system: BlochSystem, tilts: np.ndarray) -> tuple[np.ndarray, np.nd
     return d, kz
 
 
+PRECISIONS = ("double", "single")
+
+
+def _spectral_bounds(system: BlochSystem) -> tuple[float, float]:
+    """(λ_min, λ_max) of the Hermitian coupling U (zero diagonal): tilt-independent, so one
+    N×N eigvalsh. By Weyl, the Hermitian part D_p + U of A_p has its spectrum in
+    [min d_p + λ_min, max d_p + λ_max] (tighter than the Gershgorin row sum); with
+    absorption the numerical range also spans i·κ[λ_min, λ_max] (+ iκU_0)."""
+    u = system.coupling / (1.0 + 1j * system.kappa)
+    lam = np.linalg.eigvalsh(0.5 * (u + u.conj().T))
+    return float(lam[0]), float(lam[-1])
+
+
+def chebyshev_coefficients(z0: float, growth: float, tol: float) -> np.ndarray:
+    """Jacobi–Anger coefficients ε_k i^k J_k(z0) of e^{i z0 x}, truncated where
+    |J_k(z0)| e^{growth·k} < tol. ρ^k = e^{growth·k} bounds |T_k| on a Bernstein ellipse
+    holding the numerical range, which leaves the real axis by the absorptive part
+    (growth = 0 without absorption: then |T_k| ≤ 1 on [-1, 1])."""
+    kmax = int(np.ceil(z0 + 12.0 * np.cbrt(z0) + 40))
+    k = np.arange(kmax + 1)
+    j = jv(k, z0)
+    live = np.nonzero(np.abs(j) * np.exp(growth * k) > tol)[0]
+    kmax = int(live[-1]) if len(live) else 0
+    coef = j[: kmax + 1] * (1j ** k[: kmax + 1])
+    coef[1:] *= 2.0
+    return coef
+
+
 def propagate_chebyshev(
     system: BlochSystem,
     tilts: np.ndarray,
     thickness: float,
     device: str = "cpu",
-    chunk: int = 16384,
-    tol: float = 1e-15,
+    chunk: int | None = None,
+    tol: float | None = None,
+    precision: str = "double",
 ) -> np.ndarray:
     """Exit-wave amplitudes φ_g(t) (P, N) for tilts (P, 2): Chebyshev expansion of exp(iτA).
 
-    One spectral interval [c_p - h, c_p + h] per pixel (centre c_p from that pixel's
-    diagonal, common half-width h from Gershgorin), so the shared coupling is scaled once
-    and every term is one GEMM plus two fused in-place element-wise updates.
+    Every pixel p gets its own spectral interval [c_p - h_p, c_p + h_p] (Weyl bound), and
+    the matrix is rescaled so that all pixels share ONE argument z0 = max_p τ_p h_p:
+
+        exp(iτ_p A_p) = e^{iτ_p c_p} e^{-τ_p κ (U_0 + μ)} exp(i z0 B_p),
+        B_p = σ_p (C' + D_p - c_p),  σ_p = τ_p / z0,  C' = (1 + iκ)U - iκμ,
+
+    with μ the midpoint of U's spectrum (so the absorptive part of B_p is centred and
+    small). The Jacobi–Anger coefficients J_k(z0) are then scalars (no per-pixel Bessel
+    table), the shared C' goes into one GEMM per term for all pixels, σ_p and the
+    diagonal are element-wise. With absorption the series is split into m equal steps,
+    exp(i z0 B) = exp(i z0 B / m)^m, so that the Bernstein-ellipse growth of T_k (which
+    amplifies rounding) stays below e^7 per step. ``precision="single"`` runs the
+    recurrence in complex64/float32 (|Δφ| ~ 1e-5, see tests); default complex128.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if tol is None:
+        tol = 1e-15 if precision == "double" else 1e-9
     dev = torch.device(device)
-    radius = float(np.max(np.sum(np.abs(system.coupling), axis=1)))  # Gershgorin
+    if chunk is None:  # a GPU wants all pixels in one GEMM; a CPU wants cache-sized blocks
+        chunk = 16384 if dev.type == "cpu" else 1 << 18
+    lam_lo, lam_hi = _spectral_bounds(system)
+    mu = 0.5 * (lam_lo + lam_hi)
+    tilts = np.asarray(tilts, dtype=np.float64)
+    d, kz = _diagonal(system, tilts)
+    tau = np.pi * thickness / kz
+    lo, hi = d.min(axis=1) + lam_lo, d.max(axis=1) + lam_hi
+    centre = 0.5 * (lo + hi)
+    half = 0.5 * (hi - lo) + 1e-12
+    z0 = float(np.max(tau * half)) if len(tau) else 0.0
+    sigma = tau / max(z0, 1e-300)
+    steps, growth = 1, 0.0
+    if system.kappa > 0:  # Bernstein ellipse E_ρ ⊃ [-1, 1] × i[-b, b]: b = sinh ε tanh ε
+        b = system.kappa * 0.5 * (lam_hi - lam_lo) * float(np.max(sigma))
+        growth = float(np.arcsinh(np.sqrt(0.5 * (b * b + np.sqrt(b**4 + 4 * b * b)))))
+        steps = max(1, int(np.ceil(growth * z0 / 7.0)))
+        tol = tol / (1.0 + np.sqrt(2.0))  # Crouzeix: ‖T_k(B)‖ ≤ (1 + √2) ρ^k
+    coef = chebyshev_coefficients(z0 / steps, growth, tol)
+    cmat = system.coupling - 1j * system.kappa * mu * np.eye(len(system.hkl))
+    dn = sigma[:, None] * (d - centre[:, None])  # (P, N) scaled, centred diagonal
+    phase = np.exp(1j * tau * centre - tau * system.kappa * (system.u0 + mu))
     out = np.empty((len(tilts), len(system.hkl)), dtype=np.complex128)
     for start in range(0, len(tilts), chunk):
-        d, kz = _diagonal(system, tilts[start : start + chunk])
-        npix = d.shape[0]
-        tau = np.pi * thickness / kz
-        centre = 0.5 * (d.max(axis=1) + d.min(axis=1))
-        half = float(np.max(0.5 * (d.max(axis=1) - d.min(axis=1)))) + radius + 1e-12
-        z = tau * half
-        kmax = int(np.ceil(z.max() + 12.0 * np.cbrt(z.max()) + 30))
-        coef = jv(np.arange(kmax + 1)[:, None], z[None, :])  # (K, P)
-        live = np.nonzero(np.max(np.abs(coef), axis=1) > tol)[0]
-        kmax = int(live[-1]) if len(live) else 0
-        coef = coef[: kmax + 1] * (1j ** np.arange(kmax + 1))[:, None]
-        coef[1:] *= 2.0
+        sl = slice(start, start + chunk)
         if dev.type == "cpu":
-            out[start : start + npix] = _chebyshev_cpu(system.coupling / half,
-                                                       (d - centre[:, None]) / half, coef)
+            out[sl] = _chebyshev_cpu(cmat, dn[sl], sigma[sl], coef, steps, precision)
         else:
-            out[start : start + npix] = _chebyshev_torch(system.coupling / half,
-                                                         (d - centre[:, None]) / half, coef,
-                                                         dev)
-        out[start : start + npix] *= np.exp(1j * tau * centre - tau * system.kappa
-                                            * system.u0)[:, None]
+            out[sl] = _chebyshev_torch(cmat, dn[sl], sigma[sl], coef, steps, dev, precision)
+    out *= phase[:, None]
     return out
 
 
 @njit(cache=True)
-def _cheb_step(buf, v, vp, dn, cr, ci, acc):  # pragma: no cover - numba
+def _cheb_step(buf, v, vp, dn2, sig2, cr, ci, acc):  # pragma: no cover - numba
     """Fused T_k recurrence + accumulation on block-real (2N, P) arrays, in place:
-    buf <- 2 (buf + dn∘v) - vp  (buf holds (C/h) v on entry);  acc += coef ∘ buf."""
-    n = dn.shape[0]
-    npix = dn.shape[1]
+    buf <- 2 (σ∘buf + dn∘v) - vp  (buf holds C v on entry);  acc += coef · buf."""
+    n = dn2.shape[0]
+    npix = dn2.shape[1]
     for j in range(n):  # serial: BLAS owns the cores during the GEMM, no oversubscription
         for p in range(npix):
-            nr = 2.0 * (buf[j, p] + dn[j, p] * v[j, p]) - vp[j, p]
-            ni = 2.0 * (buf[n + j, p] + dn[j, p] * v[n + j, p]) - vp[n + j, p]
+            nr = sig2[p] * buf[j, p] + dn2[j, p] * v[j, p] - vp[j, p]
+            ni = sig2[p] * buf[n + j, p] + dn2[j, p] * v[n + j, p] - vp[n + j, p]
             buf[j, p] = nr
             buf[n + j, p] = ni
-            acc[j, p] += cr[p] * nr - ci[p] * ni
-            acc[n + j, p] += cr[p] * ni + ci[p] * nr
+            acc[j, p] += cr * nr - ci * ni
+            acc[n + j, p] += cr * ni + ci * nr
 
 
-def _chebyshev_cpu(cs: np.ndarray, dn: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """CPU path: real block form [[Re, -Im], [Im, Re]] so each term is one dgemm (BLAS)
+def _chebyshev_cpu(c: np.ndarray, dn: np.ndarray, sigma: np.ndarray, coef: np.ndarray,
+                   steps: int, precision: str) -> np.ndarray:
+    """CPU path: real block form [[Re, -Im], [Im, Re]] so each term is one BLAS GEMM
     plus one fused numba pass; beam-major (2N, P) layout for a BLAS-friendly GEMM."""
-    nb, npix = cs.shape[0], dn.shape[0]
-    m = np.block([[cs.real, -cs.imag], [cs.imag, cs.real]])
-    dnt = np.ascontiguousarray(dn.T)
-    vp = np.zeros((2 * nb, npix))
-    vp[0] = 1.0
-    acc = np.zeros((2 * nb, npix))
-    acc[0] = coef[0].real
-    acc[nb] = coef[0].imag
-    if len(coef) > 1:
-        v = m @ vp
-        v[:nb] += dnt * vp[:nb]
-        v[nb:] += dnt * vp[nb:]
-        acc[:nb] += coef[1].real * v[:nb] - coef[1].imag * v[nb:]
-        acc[nb:] += coef[1].real * v[nb:] + coef[1].imag * v[:nb]
-        buf = np.empty_like(v)
-        for k in range(2, len(coef)):
-            np.matmul(m, v, out=buf)
-            _cheb_step(buf, v, vp, dnt, coef[k].real.copy(), coef[k].imag.copy(), acc)
-            vp, v, buf = v, buf, vp
-    return (acc[:nb] + 1j * acc[nb:]).T
+    rdt = np.float64 if precision == "double" else np.float32
+    nb, npix = c.shape[0], dn.shape[0]
+    m = np.block([[c.real, -c.imag], [c.imag, c.real]]).astype(rdt)
+    dnt = np.ascontiguousarray(dn.T, dtype=rdt)
+    sig = sigma.astype(rdt)
+    dn2, sig2 = 2 * dnt, 2 * sig
+    cr, ci = coef.real.astype(rdt), coef.imag.astype(rdt)
+    start = np.zeros((2 * nb, npix), dtype=rdt)
+    start[0] = 1.0
+    for _ in range(steps):
+        vp = start
+        acc = cr[0] * vp
+        acc[:nb] -= ci[0] * vp[nb:]
+        acc[nb:] += ci[0] * vp[:nb]
+        if len(coef) > 1:
+            v = m @ vp
+            v *= sig[None, :]
+            v[:nb] += dnt * vp[:nb]
+            v[nb:] += dnt * vp[nb:]
+            acc[:nb] += cr[1] * v[:nb] - ci[1] * v[nb:]
+            acc[nb:] += cr[1] * v[nb:] + ci[1] * v[:nb]
+            vp = vp.copy()  # the recurrence overwrites it; `start` must not alias
+            buf = np.empty_like(v)
+            for k in range(2, len(coef)):
+                np.matmul(m, v, out=buf)
+                _cheb_step(buf, v, vp, dn2, sig2, cr[k], ci[k], acc)
+                vp, v, buf = v, buf, vp
+        start = acc
+    return (start[:nb] + 1j * start[nb:].astype(np.float64)).T
 
 
-def _chebyshev_torch(cs: np.ndarray, dn: np.ndarray, coef: np.ndarray,
-                     dev: torch.device) -> np.ndarray:
-    """GPU (any torch device) path: pixel-major complex tensors, in-place updates."""
+def _chebyshev_torch(c: np.ndarray, dn: np.ndarray, sigma: np.ndarray, coef: np.ndarray,
+                     steps: int, dev: torch.device, precision: str) -> np.ndarray:
+    """Torch (GPU) path: pixel-major (P, N) complex tensors that stay on the device; per
+    term one GEMM V @ C^T and four in-place element-wise kernels with scalar coefficients
+    (no host↔device traffic inside the loop; one copy back at the end)."""
+    cdt = torch.complex128 if precision == "double" else torch.complex64
+    rdt = torch.float64 if precision == "double" else torch.float32
     npix, nb = dn.shape
-    # pixel-major layout (P, N): rows are pixels, the GEMM is V @ (C/h)^T
-    coef_t = torch.as_tensor(coef[:, :, None], dtype=torch.complex128, device=dev)
-    cmat = torch.as_tensor(cs.T, dtype=torch.complex128, device=dev)
-    dn = torch.as_tensor(dn, dtype=torch.complex128, device=dev)
-    v_prev = torch.zeros((npix, nb), dtype=torch.complex128, device=dev)
-    v_prev[:, 0] = 1.0
-    acc = coef_t[0] * v_prev
-    kmax = len(coef) - 1
-    if kmax >= 1:
-        v = torch.addcmul(v_prev @ cmat, dn, v_prev)
-        acc.addcmul_(coef_t[1], v)
-        buf = torch.empty_like(v)
-        for k in range(2, kmax + 1):
-            torch.matmul(v, cmat, out=buf)  # buf = (C/h) v
-            buf.addcmul_(dn, v).mul_(2.0).sub_(v_prev)  # T_{k} recurrence
-            acc.addcmul_(coef_t[k], buf)
-            v_prev, v, buf = v, buf, v_prev
-    return acc.cpu().numpy()
+    cmat = torch.as_tensor(np.ascontiguousarray(c.T), device=dev).to(cdt)
+    dn1 = torch.as_tensor(dn, device=dev).to(rdt)
+    dn2 = 2.0 * dn1
+    sig = torch.as_tensor(sigma[:, None], device=dev).to(rdt)
+    sig2 = 2.0 * sig
+    cs = [complex(x) for x in coef]
+    start = torch.zeros((npix, nb), dtype=cdt, device=dev)
+    start[:, 0] = 1.0
+    for _ in range(steps):
+        v_prev = start
+        acc = v_prev * cs[0]
+        if len(cs) > 1:
+            v = torch.addcmul(torch.mul(v_prev @ cmat, sig), dn1, v_prev)
+            acc.add_(v, alpha=cs[1])
+            v_prev = v_prev.clone()
+            buf = torch.empty_like(v)
+            for k in range(2, len(cs)):
+                torch.matmul(v, cmat, out=buf)  # buf = C' v (one GEMM for all pixels)
+                buf.mul_(sig2).addcmul_(dn2, v).sub_(v_prev)  # T_k recurrence
+                acc.add_(buf, alpha=cs[k])
+                v_prev, v, buf = v, buf, v_prev
+        start = acc
+    return start.to(torch.complex128).cpu().numpy()
 
 
 def _full_matrices(system: BlochSystem, tilts: np.ndarray, dev: torch.device):
@@ -297,16 +365,19 @@ def lacbed_pattern(
     device: str = "cpu",
     method: str = "chebyshev",
     return_beams: bool = False,
+    precision: str = "double",
 ):
     """Bright-field (000) LACBED intensity on an n×n tilt grid; zero outside the disc.
 
     With ``return_beams`` also returns the intensities of all beams (n, n, N) and the
-    Miller indices, for conservation checks.
+    Miller indices, for conservation checks. ``precision`` ("double"/"single") is
+    passed to the Chebyshev solver (the reference methods are always complex128).
     """
     hkl = select_beams(crystal, voltage_kv, nbeams)
     system = bloch_system(crystal, hkl, voltage_kv, kappa)
     tilts, mask = tilt_grid(n, alpha_mrad)
-    phi = METHODS[method](system, tilts[mask], thickness, device=device)
+    kw = {"precision": precision} if method == "chebyshev" else {}
+    phi = METHODS[method](system, tilts[mask], thickness, device=device, **kw)
     pattern = np.zeros((n, n))
     pattern[mask] = np.abs(phi[:, 0]) ** 2
     if not return_beams:

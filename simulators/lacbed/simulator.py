@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..base import ArraySpec, ConfigError, Simulator, require
-from .bloch import lacbed_pattern
+from .bloch import PRECISIONS, lacbed_pattern
 from .crystals import (
     BUILTIN_SPECS,
     CUBIC_GROUPS,
@@ -55,6 +55,7 @@ class LACBEDParams:
     nbeams: int = 100
     kappa: float = 0.05  # proportional absorption U' = i kappa U
     device: str = "cpu"
+    precision: str = "double"  # Chebyshev arithmetic: complex128, or "single" (complex64)
     cif_width: int = 8192
 
     def __post_init__(self) -> None:
@@ -93,6 +94,8 @@ class LACBEDParams:
         require(0 <= self.kappa <= 1, "kappa", "0 <= kappa <= 1", self.kappa)
         require(self.device == "cpu" or self.device.startswith("cuda"), "device",
                 "'cpu' or 'cuda[:i]'", self.device)
+        require(self.precision in PRECISIONS, "precision", f"one of {PRECISIONS}",
+                self.precision)
         require(256 <= self.cif_width <= 1 << 20, "cif_width", "256..1048576 bytes",
                 self.cif_width)
 
@@ -169,7 +172,7 @@ class LACBEDSimulator(Simulator):
         p = self.params
         pot = projected_potential(crystal, p.n, p.voltage_kv)
         pat = lacbed_pattern(crystal, p.n, p.voltage_kv, thickness, p.alpha_mrad, p.nbeams,
-                             p.kappa, p.device)
+                             p.kappa, p.device, precision=p.precision)
         return pot, pat
 
     def generate(self, points: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
