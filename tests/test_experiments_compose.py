@@ -46,3 +46,17 @@ def test_every_hardware_composes_with_every_system(tmp_path: Path, hardware: str
     for system in ("percolation", "j1j2", "anderson", "lacbed"):
         cfg = compose_config([f"system={system}", f"hardware={hardware}"], tmp_path)
         assert cfg.trainer.accelerator in {"cpu", "gpu", "auto"}
+
+
+def test_list_parameters_reach_simulators_as_plain_data(tmp_path: Path) -> None:
+    """Hydra ListConfigs must not leak into params dataclasses (fingerprints hash them as JSON)."""
+    from hydra.utils import instantiate
+
+    from physml.store import DatasetSpec
+
+    weights = "[" + ",".join("10" if sg in (221, 225, 227, 229) else "1" for sg in range(195, 231)) + "]"
+    cfg = compose_config(
+        ["system=lacbed", "model=pix2pix", "system.sampling=weighted", f"system.sg_weights={weights}"], tmp_path
+    )
+    simulator = instantiate(cfg.system.simulator)
+    assert len(DatasetSpec(simulator, 1).fingerprint) == 16
