@@ -77,7 +77,7 @@ PAPER_J2_VALUES: tuple[float, ...] = (
 )
 
 #: Default sweeps per temperature, from the measured integrated autocorrelation times along
-#: the cooling ladder at L = 30 (`bench_j1j2.py --autocorr`, docs/sections/j1j2.md): the
+#: the cooling ladder at L = 30 (`bench_j1j2.py --autocorr`, README, J1–J2 section): the
 #: largest tau_int are ~100 sweeps (|m| at J2 = 0.45, T = 0.7) and ~35 (E), so 1000 sweeps
 #: give >= 10 tau_int everywhere except the glassy J2 ~ 0.5, T < ~0.5 corner (tau_int of
 #: several hundred sweeps, then frozen), which gets more sweeps (below).

@@ -32,7 +32,7 @@ def _load():
 def test_bloch_matches_abtem_multislice(name):
     """200 kV, t ≈ 200 and 500 Å, 21 tilts over ±10 mrad, B = 0, κ = 0, converged beams.
 
-    Measured (31 tilts, see docs/sections/lacbed_crosscheck.md): Si R ≥ 0.998 at both
+    Measured (31 tilts, see the README, LACBED cross-check): Si R ≥ 0.998 at both
     thicknesses; SrTiO3 R = 0.999 (200 Å) and 0.95 (500 Å, where HOLZ — in abTEM's 3D
     potential, not in the ZOLZ Bloch code — matter), 0.99 against abTEM's z-averaged
     (HOLZ-free) potential. Thresholds sit a little below those numbers.
