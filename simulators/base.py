@@ -39,6 +39,8 @@ class Simulator(ABC):
 
     name: ClassVar[str]
     version: ClassVar[str]
+    #: the frozen, validated parameter dataclass of this simulator
+    params_type: ClassVar[type]
     samples_per_unit: int = 1
 
     def __init__(self, params: Any) -> None:
@@ -61,6 +63,15 @@ class Simulator(ABC):
         by unit in the order given, matching ``schema()`` exactly in shape and dtype.
         Must be deterministic given ``rng``'s state.
         """
+
+    @classmethod
+    def from_config(cls, **kwargs: Any) -> Simulator:
+        """Build from plain keyword arguments (a Hydra node); unknown keys fail, naming the allowed."""
+        allowed = [f.name for f in dataclasses.fields(cls.params_type)]
+        unknown = sorted(set(kwargs) - set(allowed))
+        if unknown:
+            raise ConfigError(f"unknown {cls.name} parameter(s) {unknown}: allowed keys are {allowed}")
+        return cls(cls.params_type(**kwargs))
 
     def config(self) -> dict[str, Any]:
         """Plain-data parameters, used for the dataset fingerprint and group attrs."""

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange, uintp
 from scipy.special import ellipk
 
-from simulators.base import ArraySpec, ConfigError, Simulator, require, seed_from
+from simulators.base import ArraySpec, Simulator, require, seed_from
 
 __all__ = [
     "TC_ISING",
@@ -757,6 +757,7 @@ class J1J2Simulator(Simulator):
     """
 
     name: ClassVar[str] = "j1j2"
+    params_type: ClassVar[type] = J1J2Params
     version: ClassVar[str] = "1.0"
     params: J1J2Params
 
@@ -769,15 +770,11 @@ class J1J2Simulator(Simulator):
 
     @classmethod
     def from_config(cls, **kwargs: Any) -> J1J2Simulator:
-        """Build from plain keyword arguments (Hydra ``**params``); unknown keys fail early."""
-        allowed = [f.name for f in dataclasses.fields(J1J2Params)]
-        unknown = sorted(set(kwargs) - set(allowed))
-        if unknown:
-            raise ConfigError(f"unknown j1j2 parameter(s) {unknown}: allowed keys are {allowed}")
-        if "J2_values" in kwargs and kwargs["J2_values"] is not None:
-            v = kwargs["J2_values"]
-            kwargs["J2_values"] = tuple(v) if not isinstance(v, (int, float)) else v
-        return cls(J1J2Params(**kwargs))
+        """As the base, but a single J2 given as a number is accepted as it is."""
+        values = kwargs.get("J2_values")
+        if values is not None and not isinstance(values, (int, float)):
+            kwargs["J2_values"] = tuple(values)
+        return super().from_config(**kwargs)
 
     def sweeps_for(self, J2: np.ndarray) -> np.ndarray:
         """Sweeps per temperature for each J2: more near the degenerate point J2 = 1/2."""

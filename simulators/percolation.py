@@ -25,7 +25,7 @@ Notebook use::
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numba
 import numpy as np
@@ -457,6 +457,7 @@ class PercolationSimulator(Simulator):
     """Exact-density site percolation states with their spanning labels (paper section 3)."""
 
     name: ClassVar[str] = "percolation"
+    params_type: ClassVar[type] = PercolationParams
     version: ClassVar[str] = "1"
     samples_per_unit: int = 1
 
@@ -466,16 +467,6 @@ class PercolationSimulator(Simulator):
             [n_occupied(p, self.params.L) for p in self.params.p_values], dtype=np.int64
         )
 
-    @classmethod
-    def from_config(cls, **kwargs: Any) -> PercolationSimulator:
-        """Build from plain keyword arguments (a Hydra ``system.simulator.params`` node)."""
-        allowed = [f.name for f in dataclasses.fields(PercolationParams)]
-        unknown = sorted(set(kwargs) - set(allowed))
-        if unknown:
-            raise ConfigError(
-                f"unknown percolation parameter(s) {unknown}: allowed keys are {allowed}"
-            )
-        return cls(PercolationParams(**kwargs))
 
     @property
     def num_points(self) -> int:

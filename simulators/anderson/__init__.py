@@ -110,6 +110,7 @@ class AndersonSimulator(Simulator):
     """Eigenstates nearest E = 0 of the 3D Anderson model, with rendered images."""
 
     name: ClassVar[str] = "anderson"
+    params_type: ClassVar[type] = AndersonParams
     version: ClassVar[str] = "1"
     samples_per_unit: int = 1
 
@@ -119,14 +120,6 @@ class AndersonSimulator(Simulator):
         if self.params.solver == "pardiso":
             ShiftInvertSolver("pardiso")  # fail now, at config time, if MKL is missing
 
-    @classmethod
-    def from_config(cls, **kwargs: Any) -> AndersonSimulator:
-        """Build from plain keyword arguments (a Hydra ``system.simulator.params`` node)."""
-        allowed = [f.name for f in dataclasses.fields(AndersonParams)]
-        unknown = sorted(set(kwargs) - set(allowed))
-        if unknown:
-            raise ConfigError(f"unknown anderson parameter(s) {unknown}: allowed keys are {allowed}")
-        return cls(AndersonParams(**kwargs))
 
     def __getstate__(self) -> dict[str, Any]:
         # the solver holds MKL handles (ctypes pointers): rebuild it lazily after pickling

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..base import ArraySpec, ConfigError, Simulator, require
+from ..base import ArraySpec, Simulator, require
 from .bloch import PRECISIONS, lacbed_pattern
 from .crystals import (
     BUILTIN_SPECS,
@@ -108,6 +108,7 @@ class LACBEDSimulator(Simulator):
     """
 
     name: ClassVar[str] = "lacbed"
+    params_type: ClassVar[type] = LACBEDParams
     version: ClassVar[str] = "1.0"
     samples_per_unit: int = 1
 
@@ -122,14 +123,6 @@ class LACBEDSimulator(Simulator):
             require(len(self._cif_crystals) > 0, "cif_dir",
                     "a directory with at least one readable cubic CIF", params.cif_dir)
 
-    @classmethod
-    def from_config(cls, **kwargs: Any) -> LACBEDSimulator:
-        """Build from plain keyword arguments (Hydra); unknown keys raise ConfigError."""
-        allowed = [f.name for f in dataclasses.fields(LACBEDParams)]
-        unknown = sorted(set(kwargs) - set(allowed))
-        if unknown:
-            raise ConfigError(f"unknown LACBED parameter(s) {unknown}: allowed {allowed}")
-        return cls(LACBEDParams(**kwargs))
 
     @property
     def num_points(self) -> int:
