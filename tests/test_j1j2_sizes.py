@@ -11,7 +11,9 @@ from omegaconf import OmegaConf
 
 from physml.analysis.j1j2_sizes import boundary_vs_size, chain_spread, main
 
-FIELDS = ["J2", "T_c_eps", "T_c_eps_err", "T_c_eps_chain_sem", "n_chains_crossing", "n_chains", "T_c_chi"]
+FIELDS = [
+    "J2", "T_c_eps", "T_c_eps_err", "T_c_eps_chain_sem", "n_chains_crossing", "n_chains", "T_c_chi", "order_parameter"
+]
 
 
 def fake_run(root: Path, name: str, L: int, spread: float) -> Path:
@@ -24,7 +26,8 @@ def fake_run(root: Path, name: str, L: int, spread: float) -> Path:
         writer.writeheader()
         for j2, tc in ((0.0, 2.27), (0.2, 1.75)):
             writer.writerow({"J2": j2, "T_c_eps": tc + spread, "T_c_eps_err": spread / 2, "T_c_eps_chain_sem": spread / 2,
-                             "n_chains_crossing": 4, "n_chains": 4, "T_c_chi": tc})
+                             "n_chains_crossing": 4, "n_chains": 4, "T_c_chi": tc,
+                             "order_parameter": "magnetisation"})
     return run
 
 

@@ -32,8 +32,18 @@ def read_run(run_dir: Path) -> tuple[int, str, list[dict[str, float]]] | None:
         return None
     cfg = OmegaConf.load(config)
     with table.open() as fh:
-        rows = [{k: float(v) if v not in ("", "nan") else math.nan for k, v in r.items()} for r in csv.DictReader(fh)]
+        rows = [{k: _number(v) for k, v in r.items()} for r in csv.DictReader(fh)]
     return int(cfg.system.L), str(cfg.system.region), rows
+
+
+def _number(text: str) -> float | str:
+    """CSV cells as floats (empty -> NaN); text columns such as the order parameter stay text."""
+    if text == "":
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def chain_spread(rows: Iterable[dict[str, float]]) -> float:
