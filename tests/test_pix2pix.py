@@ -22,6 +22,7 @@ from lightning_modules.components.gan_nets import GlobalGenerator, MultiscaleDis
 from physml.analysis.lacbed import aggregate_runs, compare_runs
 from physml.predictions import load_predictions
 from simulators.base import ArraySpec, ConfigError, Simulator
+from simulators.lacbed.simulator import lacbed_schema
 from tests.conftest import compose_config
 from train import train
 
@@ -49,17 +50,7 @@ class FakeLACBED(Simulator):
         return 1
 
     def schema(self) -> dict[str, ArraySpec]:
-        n = self.params.n
-        return {
-            "potential": ArraySpec((n, n), "float32"),
-            "pattern": ArraySpec((n, n), "float32"),
-            "space_group": ArraySpec((), "int16"),
-            "sg_symbol": ArraySpec((), "S16"),
-            "formula": ArraySpec((), "S32"),
-            "lattice_a": ArraySpec((), "float32"),
-            "thickness": ArraySpec((), "float32"),
-            "cif": ArraySpec((), "S64"),
-        }
+        return lacbed_schema(self.params.n, cif_width=64)
 
     def generate(self, points: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         n, m = self.params.n, len(points)

@@ -100,6 +100,20 @@ class LACBEDParams:
                 self.cif_width)
 
 
+def lacbed_schema(n: int, cif_width: int) -> dict[str, ArraySpec]:
+    """The arrays of one LACBED sample; shared with test doubles so they cannot drift."""
+    return {
+        "potential": ArraySpec((n, n), "float32"),
+        "pattern": ArraySpec((n, n), "float32"),
+        "space_group": ArraySpec((), "int16"),
+        "sg_symbol": ArraySpec((), "S16"),
+        "formula": ArraySpec((), "S32"),
+        "lattice_a": ArraySpec((), "float32"),
+        "thickness": ArraySpec((), "float32"),
+        "cif": ArraySpec((), f"S{cif_width}"),
+    }
+
+
 class LACBEDSimulator(Simulator):
     """Pairs (projected potential, bright-field [001] LACBED) for cubic crystals.
 
@@ -123,23 +137,12 @@ class LACBEDSimulator(Simulator):
             require(len(self._cif_crystals) > 0, "cif_dir",
                     "a directory with at least one readable cubic CIF", params.cif_dir)
 
-
     @property
     def num_points(self) -> int:
         return 1
 
     def schema(self) -> dict[str, ArraySpec]:
-        n = self.params.n
-        return {
-            "potential": ArraySpec((n, n), "float32"),
-            "pattern": ArraySpec((n, n), "float32"),
-            "space_group": ArraySpec((), "int16"),
-            "sg_symbol": ArraySpec((), "S16"),
-            "formula": ArraySpec((), "S32"),
-            "lattice_a": ArraySpec((), "float32"),
-            "thickness": ArraySpec((), "float32"),
-            "cif": ArraySpec((), f"S{self.params.cif_width}"),
-        }
+        return lacbed_schema(self.params.n, self.params.cif_width)
 
     @cached_property
     def _cif_crystals(self) -> list[Crystal]:
