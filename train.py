@@ -18,10 +18,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from physml.config import register_resolvers, section, validate
+from physml.errors import ConfigError
 from physml.launch import check_launch, data_lock, global_rank_from_env, pin_job
 from physml.predictions import PredictionWriter, load_predictions
 from physml.tracking import close_loggers, log_figures, log_run_info
-from simulators.base import ConfigError
 
 register_resolvers()
 

@@ -15,14 +15,14 @@ import torch
 
 from datamodules.base import ZarrDataModule
 from physml.analysis.anderson import w_standardisation
-from simulators.base import require
+from physml.constants import W_C_ANDERSON
+from physml.errors import require
 
-W_C = 16.54  # critical disorder at E = 0 (Rodriguez, Vasquez, Slevin, Römer 2010; review: ~16.57)
 INPUTS = {"image": "image", "volume": "psi2"}
 VOLUME_SCALES = ("log", "N", "raw")
 
 
-def phase_of(w: np.ndarray | float, w_c: float = W_C) -> np.ndarray:
+def phase_of(w: np.ndarray | float, w_c: float = W_C_ANDERSON) -> np.ndarray:
     """0 = extended (metal, w < w_c), 1 = localised (insulator, w > w_c)."""
     return (np.asarray(w, dtype=np.float64) > w_c).astype(np.int64)
 
@@ -50,7 +50,7 @@ class AndersonDataModule(ZarrDataModule):
         input: str = "image",
         volume_scale: str = "log",
         log_floor: float = 1e-10,
-        w_c: float = W_C,
+        w_c: float = W_C_ANDERSON,
         **kwargs: Any,
     ) -> None:
         require(input in INPUTS, "system.input", f"one of {sorted(INPUTS)}", input)

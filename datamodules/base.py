@@ -19,8 +19,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from physml.errors import ConfigError, require
+from physml.simulator import Simulator
 from physml.store import DatasetSpec, ShardedStore, generate, open_dataset
-from simulators.base import ConfigError, Simulator, require
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from datamodules.base import ZarrDataModule
-from simulators.base import ConfigError, require
+from physml.errors import ConfigError, require
 
 #: comparisons of stored float32 labels with configured float64 bounds
 _TOL = 1e-5

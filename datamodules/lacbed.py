@@ -32,8 +32,9 @@ import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from datamodules.base import TestStream, ZarrDataModule
+from physml.errors import ConfigError, require
+from physml.simulator import Simulator
 from physml.store import open_dataset
-from simulators.base import ConfigError, Simulator, require
 
 SPLITS = ("random", "heldout_space_groups")
 CUBIC = range(195, 231)

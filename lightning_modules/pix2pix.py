@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lightning_modules.base import OptimizerFactory, PhysmlModule, SchedulerFactory
+from physml.errors import require
 from physml.metrics import r_index
-from simulators.base import require
 
 ADV_LOSSES = ("lsgan", "bce")
 PIXEL_LOSSES = ("mse", "l1")

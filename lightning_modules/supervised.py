@@ -10,7 +10,7 @@ import torchmetrics
 from torch import nn
 
 from lightning_modules.base import OptimizerFactory, PhysmlModule, SchedulerFactory
-from simulators.base import require
+from physml.errors import require
 
 
 class SupervisedModule(PhysmlModule):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from lightning_modules.base import OptimizerFactory, PhysmlModule, SchedulerFactory
 from lightning_modules.components.vae_nets import ConvVAE
-from simulators.base import require
+from physml.errors import require
 
 RECON_LOSSES = ("eps", "mse", "bce")
 

@@ -11,7 +11,7 @@ from typing import Any
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
-from simulators.base import ConfigError
+from physml.errors import ConfigError
 
 _RUN_ID = f"{os.getpid():x}{secrets.token_hex(2)}"
 

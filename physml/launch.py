@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from simulators.base import ConfigError
+from physml.errors import ConfigError
 
 SUPPORTED = (
     "supported: a single run with any hardware (cpu, gpu, ddp); a -m sweep with hardware=cpu, "

@@ -10,9 +10,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from physml.config import register_resolvers, section, validate
+from physml.errors import ConfigError
 from physml.launch import pin_job
 from physml.store import generate
-from simulators.base import ConfigError
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 

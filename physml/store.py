@@ -30,7 +30,8 @@ import numpy as np
 import zarr
 from tqdm.auto import tqdm
 
-from simulators.base import ArraySpec, ConfigError, Simulator
+from physml.errors import ConfigError
+from physml.simulator import ArraySpec, Simulator
 
 FORMAT_VERSION = 1
 MARKER_DIR = "_complete"

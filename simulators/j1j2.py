@@ -29,7 +29,10 @@ import numpy as np
 from numba import njit, prange, uintp
 from scipy.special import ellipk
 
-from simulators.base import ArraySpec, Simulator, require, seed_from
+from physml.constants import TC_ISING
+from physml.errors import require
+from physml.simulator import ArraySpec, Simulator, seed_from
+from simulators.rng import xoshiro_next, xoshiro_state
 
 __all__ = [
     "TC_ISING",
@@ -46,9 +49,6 @@ __all__ = [
     "stripe_order",
     "integrated_autocorrelation_time",
 ]
-
-#: Exact critical temperature of the square-lattice Ising model (J2 = 0), Onsager 1944.
-TC_ISING: float = 2.0 / math.log(1.0 + math.sqrt(2.0))
 
 #: The 22 J2 values of the paper (section 5.2).
 PAPER_J2_VALUES: tuple[float, ...] = (
@@ -91,55 +91,7 @@ DEFAULT_EXTRA_FIRST_SWEEPS: int = 0
 DEFAULT_SWEEPS_PER_T_NEAR_HALF: int = 4000
 DEFAULT_NEAR_HALF_WIDTH: float = 0.025
 
-# ---------------------------------------------------------------------------------------
-# Random numbers: splitmix64 (seeding) and xoshiro256** (per-chain stream), in uint64.
-# ---------------------------------------------------------------------------------------
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_CHAIN_KEY = np.uint64(0xD1B54A32D192ED03)
 _TWO32 = 4294967296.0
-
-
-@njit(cache=True)
-def _mix64(z: np.uint64) -> np.uint64:
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True)
-def _seed_state(seed: np.uint64, chain: np.uint64) -> np.ndarray:
-    """xoshiro256** state of one stream: splitmix64 expansion of a (seed, stream id) hash."""
-    x = _mix64(seed) ^ _mix64((chain + np.uint64(1)) * _CHAIN_KEY)
-    st = np.empty(4, dtype=np.uint64)
-    for k in range(4):
-        x = x + _GOLDEN
-        st[k] = _mix64(x)
-    if st[0] == 0 and st[1] == 0 and st[2] == 0 and st[3] == 0:  # pragma: no cover
-        st[0] = _GOLDEN
-    return st
-
-
-@njit(cache=True)
-def _rotl(x: np.uint64, k: int) -> np.uint64:
-    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
-
-
-@njit(cache=True)
-def _next(
-    s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64
-) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64, np.uint64]:
-    """One xoshiro256** step on a state held in registers; returns (output, new state)."""
-    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
-    t = s1 << np.uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = _rotl(s3, 45)
-    return result, s0, s1, s2, s3
 
 
 # ---------------------------------------------------------------------------------------
@@ -177,7 +129,7 @@ def _chain_rng(seed: np.uint64, chain: np.uint64) -> np.ndarray:
     """State (4 streams x 4 words) of one chain's interleaved xoshiro256** generator."""
     st = np.empty((_N_STREAMS, 4), dtype=np.uint64)
     for k in range(_N_STREAMS):
-        st[k] = _seed_state(seed, chain * np.uint64(_N_STREAMS) + np.uint64(k))
+        st[k] = xoshiro_state(seed, chain * np.uint64(_N_STREAMS) + np.uint64(k))
     return st
 
 
@@ -192,10 +144,10 @@ def _fill(buf: np.ndarray, st: np.ndarray) -> None:
     sh = np.uint64(32)
     for k0 in range(0, buf.shape[0], 8):
         k = uintp(k0)
-        ra, a0, a1, a2, a3 = _next(a0, a1, a2, a3)
-        rb, b0, b1, b2, b3 = _next(b0, b1, b2, b3)
-        rc, c0, c1, c2, c3 = _next(c0, c1, c2, c3)
-        rd, d0, d1, d2, d3 = _next(d0, d1, d2, d3)
+        ra, a0, a1, a2, a3 = xoshiro_next(a0, a1, a2, a3)
+        rb, b0, b1, b2, b3 = xoshiro_next(b0, b1, b2, b3)
+        rc, c0, c1, c2, c3 = xoshiro_next(c0, c1, c2, c3)
+        rd, d0, d1, d2, d3 = xoshiro_next(d0, d1, d2, d3)
         buf[k] = np.uint32(ra & m)
         buf[k + uintp(1)] = np.uint32(ra >> sh)
         buf[k + uintp(2)] = np.uint32(rb & m)

@@ -31,11 +31,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from simulators.base import ArraySpec, ConfigError, Simulator, require, seed_from
-
-# Site percolation threshold of the infinite square lattice, 0.59274605079210(2) as quoted
-# in the paper's section 3.1 (J. L. Jacobsen, J. Phys. A 48, 454003 (2015)).
-PC_INFINITE = 0.59274605079210
+from physml.errors import ConfigError, require
+from physml.simulator import ArraySpec, Simulator, seed_from
+from simulators.rng import GOLDEN, mix64, sample_state
 
 
 def _paper_p_values() -> tuple[float, ...]:
@@ -97,19 +95,8 @@ class PercolationParams:
 
 # --------------------------------------------------------------------------- numba core
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _U = np.uint64
-
-
-@njit(cache=True, inline="always")
-def _mix64(z: np.uint64) -> np.uint64:
-    """SplitMix64 finaliser: a bijective 64-bit hash with full avalanche."""
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
 
 
 @njit(cache=True)
@@ -131,8 +118,8 @@ def _place_sites(site: np.ndarray, n_occ: int, state: np.uint64) -> np.uint64:
     reject_below = ((_LOW32 - n) + np.uint64(1)) % n  # 2**32 mod n
     placed = 0
     while placed < k:
-        state = state + _GOLDEN
-        z = _mix64(state)
+        state = state + GOLDEN
+        z = mix64(state)
         m = (z >> np.uint64(32)) * n
         if (m & _LOW32) >= reject_below:  # almost always true
             j = m >> np.uint64(32)
@@ -335,7 +322,7 @@ def _generate_kernel(
         parent = np.empty(m, dtype=np.int64)
         size = np.empty(m, dtype=np.int64)
         for s in range(blk * block, min(n, (blk + 1) * block)):
-            state = _mix64(seed ^ _mix64(np.uint64(s) * _GOLDEN + _MIX2))
+            state = sample_state(seed, np.uint64(s))
             site = x[s]
             _place_sites(site, n_occ[s], state)
             ncl, big, tb, lr, nocc = _run_stats(

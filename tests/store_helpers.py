@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from simulators.base import ArraySpec, Simulator
+from physml.simulator import ArraySpec, Simulator
 
 
 @dataclasses.dataclass(frozen=True)

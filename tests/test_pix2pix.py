@@ -20,8 +20,9 @@ from scipy.ndimage import gaussian_filter
 from datamodules.lacbed import LACBEDDataModule
 from lightning_modules.components.gan_nets import GlobalGenerator, MultiscaleDiscriminator, UNetGenerator
 from physml.analysis.lacbed import aggregate_runs, compare_runs
+from physml.errors import ConfigError
 from physml.predictions import load_predictions
-from simulators.base import ArraySpec, ConfigError, Simulator
+from physml.simulator import ArraySpec, Simulator
 from simulators.lacbed.simulator import lacbed_schema
 from tests.conftest import compose_config
 from train import train

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from physml.errors import ConfigError
 from simulators.anderson import PAPER_W_VALUES, AndersonParams, AndersonSimulator
 from simulators.anderson.eigensolver import ShiftInvertSolver
 from simulators.anderson.hamiltonian import (
@@ -18,7 +19,6 @@ from simulators.anderson.hamiltonian import (
 from simulators.anderson.ordering import nested_dissection
 from simulators.anderson.pardiso import pardiso_available
 from simulators.anderson.render import render
-from simulators.base import ConfigError
 
 needs_pardiso = pytest.mark.skipif(not pardiso_available(), reason="MKL PARDISO not available")
 SOLVERS = ["scipy", pytest.param("pardiso", marks=needs_pardiso)]

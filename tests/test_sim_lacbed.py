@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulators.base import ConfigError
+from physml.errors import ConfigError
 from simulators.lacbed import LACBEDSimulator, builtin_crystal, from_config, read_cif_dir
 from simulators.lacbed import bloch as B
 from simulators.lacbed.potential import projected_potential

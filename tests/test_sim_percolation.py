@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from simulators.base import ConfigError
+from physml.constants import PC_SQUARE_SITE
+from physml.errors import ConfigError
 from simulators.percolation import (
     PAPER_P_VALUES,
-    PC_INFINITE,
     PercolationParams,
     PercolationSimulator,
     cluster_stats,
@@ -82,7 +82,6 @@ def test_paper_grid_has_31_values() -> None:
     # The paper: 12 values below p_c(100) = 0.585, 18 above.
     assert (p < 0.585 - 1e-9).sum() == 12 and (p > 0.585 + 1e-9).sum() == 18
     assert PercolationParams().p_values == PAPER_P_VALUES and PercolationParams().L == 100
-    assert abs(PC_INFINITE - 0.59274605079210) < 1e-15
 
 
 @pytest.mark.parametrize(
@@ -137,7 +136,7 @@ def test_labels_match_scipy_on_random_lattices() -> None:
         check_against_scipy((rng.random((H, W)) < p).astype(np.uint8))
     for L in (64, 100):  # the sizes used for data, right at the threshold
         for _ in range(10):
-            check_against_scipy(rng.random((L, L)) < PC_INFINITE)
+            check_against_scipy(rng.random((L, L)) < PC_SQUARE_SITE)
 
 
 @settings(max_examples=150, deadline=None)
@@ -408,7 +407,7 @@ def test_crossing_probability_converges_to_scaling_limit() -> None:
     n = 20_000
     shifts = []
     for L in (32, 64, 128, 256):
-        data = make(L, (PC_INFINITE,)).generate(
+        data = make(L, (PC_SQUARE_SITE,)).generate(
             np.zeros(n, dtype=np.int64), np.random.default_rng(L)
         )
         either = data["spanning"].mean()

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import zarr
 
+from physml.errors import ConfigError
 from physml.store import DatasetSpec, ShardedStore, describe, generate, verify_path
-from simulators.base import ConfigError
 from tests.store_helpers import NoiseParams, NoiseSimulator
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 import physml.launch as launch
 from physml.config import register_resolvers
-from simulators.base import ConfigError
+from physml.errors import ConfigError
 from tests.conftest import CONF_DIR, TINY_PERCOLATION, compose_config
 
 ROOT = Path(__file__).resolve().parents[1]

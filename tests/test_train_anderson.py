@@ -24,8 +24,8 @@ from physml.analysis.anderson import (
     w_standardisation,
     within_k_accuracy,
 )
+from physml.errors import ConfigError
 from physml.predictions import load_predictions
-from simulators.base import ConfigError
 from tests.conftest import compose_config
 from train import train
 

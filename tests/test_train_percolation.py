@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from physml.errors import ConfigError
 from physml.predictions import load_predictions
-from simulators.base import ConfigError
 from tests.conftest import TINY_PERCOLATION, compose_config
 from train import train
 

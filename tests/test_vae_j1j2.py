@@ -27,8 +27,8 @@ from physml.analysis.j1j2 import (
     peak_temperature,
 )
 from physml.config import section
+from physml.errors import ConfigError
 from physml.predictions import load_predictions
-from simulators.base import ConfigError
 from tests.conftest import compose_config
 from train import train
 

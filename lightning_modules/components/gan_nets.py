@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from simulators.base import require
+from physml.errors import require
 
 NORMS = ("batch", "instance", "none")
 

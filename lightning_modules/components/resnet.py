@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models import resnet18 as tv_resnet18
 
-from simulators.base import require
+from physml.errors import require
 
 
 def resnet18(in_channels: int, num_outputs: int, stem: str = "imagenet") -> nn.Module:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models.video import r3d_18
 
-from simulators.base import require
+from physml.errors import require
 
 STEMS = ("cubic", "small", "video")
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from simulators.base import require
+from physml.errors import require
 
 
 def circular_conv(c_in: int, c_out: int, kernel_size: int = 3) -> nn.Conv2d:

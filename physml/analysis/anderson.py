@@ -24,7 +24,8 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from physml.analysis.common import AnalysisResult, confusion_matrix, plot_confusion, save_figure
-from simulators.base import require
+from physml.constants import W_C_ANDERSON
+from physml.errors import require
 
 TARGETS = ("w_class", "phase", "w")
 #: review §4.3: max_ε ⟨a_c,val⟩ for 17-way image classification at s = 100
@@ -209,7 +210,7 @@ class AndersonAnalysis:
 
     target: str
     w_values: list[float] = field(default_factory=list)
-    w_c: float = 16.54
+    w_c: float = W_C_ANDERSON
     M: int | None = None
 
     def __post_init__(self) -> None:

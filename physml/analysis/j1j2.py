@@ -33,10 +33,9 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
 
 from physml.analysis.common import AnalysisResult, save_figure
-from simulators.base import require
+from physml.constants import TC_ISING
+from physml.errors import require
 
-#: Onsager's critical temperature of the square-lattice Ising model (J2 = 0), reference only.
-TC_ISING = 2.0 / math.log(1.0 + math.sqrt(2.0))
 REGIONS = ("low_J2", "high_J2")
 PHASE_NAMES = ("ferromagnet", "superantiferromagnet", "paramagnet")
 PHASE_OF_REGION = {"low_J2": "ferromagnet", "high_J2": "superantiferromagnet"}

@@ -9,9 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from physml.analysis.common import AnalysisResult, confusion_matrix, plot_confusion, save_figure
-from simulators.base import require
-
-PC_INFINITE = 0.59274605079210
+from physml.constants import PC_SQUARE_SITE
+from physml.errors import require
 
 
 def spanning_curve(p: np.ndarray, spanning: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +111,7 @@ def _plot_P(grid: np.ndarray, P: np.ndarray, P_net: np.ndarray, p_c_L: float, pa
     ax.plot(grid, 1 - P, "o-", mfc="none", label="Q(p) data")
     ax.plot(grid, P_net, "x--", label="P(p) network")
     ax.plot(grid, 1 - P_net, "+--", label="Q(p) network")
-    ax.axvline(PC_INFINITE, color="k", lw=0.8, label=f"$p_c$ = {PC_INFINITE:.4f}")
+    ax.axvline(PC_SQUARE_SITE, color="k", lw=0.8, label=f"$p_c$ = {PC_SQUARE_SITE:.4f}")
     ax.axvline(p_c_L, color="gray", ls=":", label=f"$p_c(L)$ = {p_c_L}")
     ax.set_xlabel("p")
     ax.set_ylabel("probability")

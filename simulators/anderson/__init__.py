@@ -31,10 +31,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from physml.errors import ConfigError, require
+from physml.simulator import ArraySpec, Simulator
 from simulators.anderson.eigensolver import SOLVERS, Eigenpair, ShiftInvertSolver
 from simulators.anderson.hamiltonian import anderson_hamiltonian, sample_disorder
 from simulators.anderson.render import RENDERERS, channels, render
-from simulators.base import ArraySpec, ConfigError, Simulator, require
 
 __all__ = [
     "PAPER_W_VALUES",

@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..base import ArraySpec, Simulator, require
+from physml.errors import require
+from physml.simulator import ArraySpec, Simulator
+
 from .bloch import PRECISIONS, lacbed_pattern
 from .crystals import (
     BUILTIN_SPECS,

@@ -1,4 +1,4 @@
-"""The contract every physics simulator follows.
+"""The contract every physics simulator follows (simulators import it; the store relies on it).
 
 A simulator is a pure-numpy/numba object usable from a notebook: it validates its
 parameters, declares the arrays each sample carries (its schema), and produces a batch
@@ -21,9 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-
-class ConfigError(ValueError):
-    """A parameter is outside what the physics allows; the message names field and range."""
+from physml.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +68,12 @@ class Simulator(ABC):
         allowed = [f.name for f in dataclasses.fields(cls.params_type)]
         unknown = sorted(set(kwargs) - set(allowed))
         if unknown:
-            raise ConfigError(f"unknown {cls.name} parameter(s) {unknown}: allowed keys are {allowed}")
+            raise ConfigError(
+                f"unknown {cls.name} parameter(s) {unknown}: allowed keys are {allowed}",
+                field=unknown[0],
+                value=kwargs[unknown[0]],
+                allowed=f"no such key; {cls.name} parameters are {allowed}",
+            )
         return cls(cls.params_type(**kwargs))
 
     def config(self) -> dict[str, Any]:
@@ -86,12 +89,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def require(condition: bool, field: str, allowed: str, value: Any) -> None:
-    """Raise a ConfigError naming the field, the value given and what is allowed."""
-    if not condition:
-        raise ConfigError(f"{field}={value!r} is invalid: allowed {allowed}")
 
 
 def seed_from(rng: np.random.Generator) -> int:
