@@ -9,8 +9,13 @@ Physics (high-energy, forward-scattering form of the Bloch-wave equations; Spenc
 with 2K s_g = K² - |K+g|² = -(|g|² + 2 K·g) the excitation error of beam g for the
 incident wavevector K (|K|² = k0² + U_0, i.e. corrected for the mean inner potential). So
 the exit wave at thickness t is φ(t) = exp(iπ t A / K_z) e_000, which is what Bloch-wave
-codes compute via A = C Λ C⁻¹. Absorption: the proportional model U'_g = iκ U_g for all
-g (including U'_0, which gives the mean absorption exp(-π κ U_0 t / K_z)).
+codes compute via A = C Λ C⁻¹. Absorption: A gets + i U′_{g-h} (all pairs, the diagonal
+U′_0 included — it is the mean absorption exp(-π U′_0 t / K_z) of every beam; without it
+|φ|² could exceed 1). U′ is either proportional, U′_g = κ U_g, or Bird–King (Einstein-
+model thermal diffuse scattering, computed per reflection from the atoms' absorptive form
+factors and Debye–Waller factors; ``scattering.absorptive_form_factor``). Beams may
+include the first-order Laue zone (``holz``): g is 3D throughout, so the excitation error
+2K s_g = -(|g|² + 2K·g) is exact for them too.
 
 Speed: the off-diagonal part of A does not depend on the tilt — only the diagonal does.
 So instead of diagonalising one N×N matrix per pixel we expand exp(iτA) e_000 in
@@ -23,69 +28,20 @@ per-pixel diagonal scaling. This is exact to ~1e-12 (coefficients are truncated 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from numba import njit
 from scipy.special import jv
 
+from .beams import allowed_by_centering, select_beams
 from .crystals import Crystal
-from .scattering import structure_potential, wavelength
+from .scattering import absorptive_form_factor, structure_potential, wavelength
 
+__all__ = ["allowed_by_centering", "select_beams"]  # re-exported: v1.0 imported them here
 
-def allowed_by_centering(hkl: np.ndarray, centering: str) -> np.ndarray:
-    """Reflections that exist for the lattice (P: all; I: h+k+l even; F: unmixed parity).
-
-    Only lattice-centring absences are removed: glide/screw-forbidden reflections are
-    real reciprocal-lattice points that dynamical scattering can excite, so they stay.
-    """
-    h, k, m = hkl[..., 0], hkl[..., 1], hkl[..., 2]
-    if centering == "I":
-        return (h + k + m) % 2 == 0
-    if centering == "F":
-        return (h % 2 == k % 2) & (k % 2 == m % 2)
-    return np.ones(hkl.shape[:-1], dtype=bool)
-
-
-def select_beams(crystal: Crystal, voltage_kv: float, nbeams: int) -> np.ndarray:
-    """Miller indices (N, 3) of the beams, 000 first, N >= nbeams.
-
-    Beam pool: zero-order Laue zone (hk0) points allowed by the lattice centring, inside
-    a disc holding at least 3·nbeams of them. Strong beams: smallest |s_g| at the zone-
-    axis orientation (2K s_g = -(g² + 2K g_z), = -g² in the ZOLZ), then |g|. Higher-order
-    Laue zone beams are not included: at 200 kV they lie on rings |g| ≳ 3.5 Å⁻¹ for
-    a ≲ 6 Å, couple through tiny U_g and give fine HOLZ lines that a 128-px pattern
-    barely resolves, while widening the spectrum (and cost) a lot. The cut is
-    extended to complete the last shell of equal (|s_g|, |g|) so that the beam set keeps
-    the full point symmetry of the zone axis (a truncated shell would break 4mm).
-    """
-    a = crystal.a
-    k0 = 1.0 / wavelength(voltage_kv)
-    hmax = 2
-    while True:
-        r = np.arange(-hmax, hmax + 1)
-        h, k = np.meshgrid(r, r, indexing="ij")
-        zolz = np.stack([h.ravel(), k.ravel(), np.zeros(h.size, int)], axis=1)
-        inside = (np.linalg.norm(zolz, axis=1) <= hmax) & allowed_by_centering(
-            zolz, crystal.centering
-        )
-        if inside.sum() >= 3 * nbeams:
-            break
-        hmax += 1
-    hkl = zolz[inside]
-    g = hkl / a
-    g2 = np.sum(g**2, axis=1)
-    s = np.abs(g2 + 2.0 * k0 * g[:, 2]) / (2.0 * k0)
-    order = np.lexsort((np.round(g2, 9), np.round(s, 12)))
-    hkl, s, g2 = hkl[order], s[order], g2[order]
-    if nbeams >= len(hkl):
-        return hkl
-    s_cut, g_cut = s[nbeams - 1], g2[nbeams - 1]
-    tol = 1e-9
-    keep = (s < s_cut - tol * max(s_cut, 1e-12)) | (
-        (np.abs(s - s_cut) <= tol * max(s_cut, 1e-12)) & (g2 <= g_cut * (1 + tol))
-    )
-    return hkl[keep]
+ABSORPTION_MODELS = ("proportional", "bird_king", "none")
 
 
 @dataclasses.dataclass
@@ -94,23 +50,60 @@ class BlochSystem:
 
     hkl: np.ndarray  # (N, 3) Miller indices, 000 first
     g: np.ndarray  # (N, 3) in 1/Å
-    coupling: np.ndarray  # (N, N): (1 + iκ) U_{g-h}, zero diagonal
+    coupling: np.ndarray  # (N, N): U_{g-h} + i U'_{g-h}, zero diagonal
     u0: float  # mean potential U_0 (1/Å²), real
-    kappa: float
+    kappa: float  # proportional-absorption κ (0 for other models)
     k_crystal: float  # |K| = sqrt(k0² + U_0) in 1/Å
+    u_elastic: np.ndarray | None = None  # (N, N) Hermitian U_{g-h}, zero diagonal
+    u_absorptive: np.ndarray | None = None  # (N, N) Hermitian U'_{g-h}, U'_0 on the diagonal
+
+    def __post_init__(self) -> None:
+        if self.u_elastic is None:  # built by hand with proportional absorption
+            self.u_elastic = self.coupling / (1.0 + 1j * self.kappa)
+        if self.u_absorptive is None:
+            ua = self.kappa * self.u_elastic
+            self.u_absorptive = ua + self.kappa * self.u0 * np.eye(len(self.hkl))
+
+    @property
+    def u0_abs(self) -> float:
+        """U′_0 (1/Å²): the mean absorption potential."""
+        return float(np.real(self.u_absorptive[0, 0]))
 
 
-def bloch_system(crystal: Crystal, hkl: np.ndarray, voltage_kv: float, kappa: float) -> BlochSystem:
-    """Structure matrix pieces: U_{g-h} for all beam pairs from the Kirkland factors."""
+def bloch_system(
+    crystal: Crystal, hkl: np.ndarray, voltage_kv: float, kappa: float = 0.0,
+    absorption: str = "proportional",
+) -> BlochSystem:
+    """Structure matrix pieces: U_{g-h} (and U′_{g-h}) for all beam pairs, Kirkland f_e.
+
+    ``absorption``: "proportional" (U′ = κU, κ = ``kappa``), "bird_king" (``kappa``
+    ignored) or "none".
+    """
+    if absorption not in ABSORPTION_MODELS:
+        raise ValueError(f"absorption must be one of {ABSORPTION_MODELS}, got {absorption!r}")
     diff = hkl[:, None, :] - hkl[None, :, :]
-    u = structure_potential(diff, crystal.a, crystal.frac, crystal.z, crystal.b_iso,
-                            voltage_kv, crystal.occ)
+    args = (crystal.a, crystal.frac, crystal.z, crystal.b_iso, voltage_kv, crystal.occ,
+            crystal.u_aniso)
+    u = structure_potential(diff, *args)
     u0 = float(u[0, 0].real)
-    coupling = (1.0 + 1j * kappa) * u
+    np.fill_diagonal(u, 0.0)
+    u = 0.5 * (u + u.conj().T)  # exactly Hermitian (rounding)
+    if absorption == "bird_king":
+        def fprime(z: int, b: float, q: np.ndarray) -> np.ndarray:
+            return absorptive_form_factor(z, b, q, voltage_kv)
+
+        ua = structure_potential(diff, *args, form_factor=fprime)
+        ua = 0.5 * (ua + ua.conj().T)
+        kappa = 0.0
+    elif absorption == "proportional":
+        ua = kappa * (u + u0 * np.eye(len(hkl)))
+    else:
+        ua, kappa = np.zeros_like(u), 0.0
+    coupling = u + 1j * ua
     np.fill_diagonal(coupling, 0.0)
     k0 = 1.0 / wavelength(voltage_kv)
     return BlochSystem(hkl=hkl, g=hkl / crystal.a, coupling=coupling, u0=u0, kappa=kappa,
-                       k_crystal=float(np.sqrt(k0**2 + u0)))
+                       k_crystal=float(np.sqrt(k0**2 + u0)), u_elastic=u, u_absorptive=ua)
 
 
 def tilt_grid(n: int, alpha_mrad: float) -> tuple[np.ndarray, np.ndarray]:
@@ -140,10 +133,17 @@ PRECISIONS = ("double", "single")
 def _spectral_bounds(system: BlochSystem) -> tuple[float, float]:
     """(λ_min, λ_max) of the Hermitian coupling U (zero diagonal): tilt-independent, so one
     N×N eigvalsh. By Weyl, the Hermitian part D_p + U of A_p has its spectrum in
-    [min d_p + λ_min, max d_p + λ_max] (tighter than the Gershgorin row sum); with
-    absorption the numerical range also spans i·κ[λ_min, λ_max] (+ iκU_0)."""
-    u = system.coupling / (1.0 + 1j * system.kappa)
-    lam = np.linalg.eigvalsh(0.5 * (u + u.conj().T))
+    [min d_p + λ_min, max d_p + λ_max] (tighter than the Gershgorin row sum); the
+    absorptive part i U′ spans i·[λ′_min, λ′_max] (``_absorptive_bounds``)."""
+    lam = np.linalg.eigvalsh(system.u_elastic)
+    return float(lam[0]), float(lam[-1])
+
+
+def _absorptive_bounds(system: BlochSystem) -> tuple[float, float]:
+    """(λ′_min, λ′_max) of the Hermitian absorptive matrix U′ (U′_0 on its diagonal)."""
+    if not np.any(system.u_absorptive):
+        return 0.0, 0.0
+    lam = np.linalg.eigvalsh(system.u_absorptive)
     return float(lam[0]), float(lam[-1])
 
 
@@ -176,11 +176,12 @@ def propagate_chebyshev(
     Every pixel p gets its own spectral interval [c_p - h_p, c_p + h_p] (Weyl bound), and
     the matrix is rescaled so that all pixels share ONE argument z0 = max_p τ_p h_p:
 
-        exp(iτ_p A_p) = e^{iτ_p c_p} e^{-τ_p κ (U_0 + μ)} exp(i z0 B_p),
-        B_p = σ_p (C' + D_p - c_p),  σ_p = τ_p / z0,  C' = (1 + iκ)U - iκμ,
+        exp(iτ_p A_p) = e^{iτ_p c_p} e^{-τ_p μ′} exp(i z0 B_p),
+        B_p = σ_p (C' + D_p - c_p),  σ_p = τ_p / z0,  C' = U + i(U′ - μ′),
 
-    with μ the midpoint of U's spectrum (so the absorptive part of B_p is centred and
-    small). The Jacobi–Anger coefficients J_k(z0) are then scalars (no per-pixel Bessel
+    with μ′ the midpoint of the spectrum of U′ (U′_0 on its diagonal; for proportional
+    absorption μ′ = κ(U_0 + μ), μ the midpoint of U's spectrum), so the absorptive part
+    of B_p is centred and small. The Jacobi–Anger coefficients J_k(z0) are then scalars (no per-pixel Bessel
     table), the shared C' goes into one GEMM per term for all pixels, σ_p and the
     diagonal are element-wise. With absorption the series is split into m equal steps,
     exp(i z0 B) = exp(i z0 B / m)^m, so that the Bernstein-ellipse growth of T_k (which
@@ -195,7 +196,8 @@ def propagate_chebyshev(
     if chunk is None:  # a GPU wants all pixels in one GEMM; a CPU wants cache-sized blocks
         chunk = 16384 if dev.type == "cpu" else 1 << 18
     lam_lo, lam_hi = _spectral_bounds(system)
-    mu = 0.5 * (lam_lo + lam_hi)
+    ab_lo, ab_hi = _absorptive_bounds(system)
+    mu_abs = 0.5 * (ab_lo + ab_hi)
     tilts = np.asarray(tilts, dtype=np.float64)
     d, kz = _diagonal(system, tilts)
     tau = np.pi * thickness / kz
@@ -205,15 +207,15 @@ def propagate_chebyshev(
     z0 = float(np.max(tau * half)) if len(tau) else 0.0
     sigma = tau / max(z0, 1e-300)
     steps, growth = 1, 0.0
-    if system.kappa > 0:  # Bernstein ellipse E_ρ ⊃ [-1, 1] × i[-b, b]: b = sinh ε tanh ε
-        b = system.kappa * 0.5 * (lam_hi - lam_lo) * float(np.max(sigma))
+    if ab_hi > ab_lo:  # Bernstein ellipse E_ρ ⊃ [-1, 1] × i[-b, b]: b = sinh ε tanh ε
+        b = 0.5 * (ab_hi - ab_lo) * float(np.max(sigma))
         growth = float(np.arcsinh(np.sqrt(0.5 * (b * b + np.sqrt(b**4 + 4 * b * b)))))
         steps = max(1, int(np.ceil(growth * z0 / 7.0)))
         tol = tol / (1.0 + np.sqrt(2.0))  # Crouzeix: ‖T_k(B)‖ ≤ (1 + √2) ρ^k
     coef = chebyshev_coefficients(z0 / steps, growth, tol)
-    cmat = system.coupling - 1j * system.kappa * mu * np.eye(len(system.hkl))
+    cmat = system.coupling + 1j * (system.u0_abs - mu_abs) * np.eye(len(system.hkl))
     dn = sigma[:, None] * (d - centre[:, None])  # (P, N) scaled, centred diagonal
-    phase = np.exp(1j * tau * centre - tau * system.kappa * (system.u0 + mu))
+    phase = np.exp(1j * tau * centre - tau * mu_abs)
     out = np.empty((len(tilts), len(system.hkl)), dtype=np.complex128)
     for start in range(0, len(tilts), chunk):
         sl = slice(start, start + chunk)
@@ -313,7 +315,7 @@ def _full_matrices(system: BlochSystem, tilts: np.ndarray, dev: torch.device):
     d, kz = _diagonal(system, tilts)
     a = np.broadcast_to(system.coupling, (len(tilts),) + system.coupling.shape).copy()
     idx = np.arange(len(system.hkl))
-    a[:, idx, idx] = d + 1j * system.kappa * system.u0
+    a[:, idx, idx] = d + 1j * system.u0_abs
     tau = np.pi * 1.0 / kz
     return torch.as_tensor(a, dtype=torch.complex128, device=dev), tau
 
@@ -323,8 +325,8 @@ def propagate_eigh(
     chunk: int = 2048,
 ) -> np.ndarray:
     """Reference: batched Hermitian diagonalisation (the textbook Bloch-wave route), κ = 0."""
-    if system.kappa != 0.0:
-        raise ValueError("propagate_eigh needs a Hermitian matrix (kappa = 0)")
+    if np.any(system.u_absorptive):
+        raise ValueError("propagate_eigh needs a Hermitian matrix (no absorption)")
     dev = torch.device(device)
     out = np.empty((len(tilts), len(system.hkl)), dtype=np.complex128)
     for start in range(0, len(tilts), chunk):
@@ -354,6 +356,101 @@ def propagate_expm(
 METHODS = {"chebyshev": propagate_chebyshev, "eigh": propagate_eigh, "expm": propagate_expm}
 
 
+@dataclasses.dataclass
+class LACBEDResult:
+    """One simulated disc: bright field, optional dark fields, and how it was made."""
+
+    pattern: np.ndarray  # (n, n) |φ_000|², 0 outside the disc
+    dark_field: np.ndarray  # (len(dark_field), n, n) |φ_g|² (0 where g is not a beam)
+    hkl: np.ndarray  # (N, 3) beams used
+    symmetry_ops: list  # 2×2 tilt-plane operations used to fill the disc (identity only: none)
+    pixels_solved: int  # Bloch-wave solves (the irreducible wedge, or the whole disc)
+    beams: np.ndarray | None = None  # (n, n, N) all beam intensities (return_beams)
+
+
+def simulate_disc(
+    crystal: Crystal,
+    hkl: np.ndarray,
+    n: int = 128,
+    voltage_kv: float = 200.0,
+    thickness: float = 1000.0,
+    alpha_mrad: float = 10.0,
+    kappa: float = 0.05,
+    absorption: str = "proportional",
+    device: str = "cpu",
+    precision: str = "double",
+    method: str = "chebyshev",
+    symmetry: bool = True,
+    holz: bool = False,
+    dark_field: Sequence[Sequence[int]] = (),
+    return_beams: bool = False,
+) -> LACBEDResult:
+    """Bright-field (and dark-field) LACBED discs for a given beam set ``hkl``.
+
+    With ``symmetry`` only one pixel per orbit of the verified pattern symmetry is
+    solved (``symmetry`` module); the others are copies (exact: the operations are
+    verified to 1e-8 and the beam set is closed under them), else every disc pixel is.
+    """
+    from .symmetry import candidate_ops, closure, orbits, verify_ops
+
+    system = bloch_system(crystal, hkl, voltage_kv, kappa, absorption)
+    tilts, mask = tilt_grid(n, alpha_mrad)
+    flat_tilts = tilts.reshape(-1, 2)
+    kw = {"precision": precision} if method == "chebyshev" else {}
+
+    def solve(idx: np.ndarray) -> np.ndarray:
+        return METHODS[method](system, flat_tilts[idx], thickness, device=device, **kw)
+
+    group = [np.eye(2, dtype=np.int64)]
+    df = [tuple(int(v) for v in g) for g in dark_field]
+    if symmetry:
+        cands = candidate_ops(crystal, z_preserving_only=holz or bool(df) or return_beams)
+        cands = [m for m in cands if not np.array_equal(m, np.eye(2))]
+        if cands:
+            ok = verify_ops(cands, n, mask, lambda idx: np.abs(solve(idx)[:, 0]) ** 2)
+            group = closure(ok)
+    disc = np.flatnonzero(mask.ravel())
+    if len(group) == 1:
+        reps, phi_rep = disc, solve(disc)
+        rep_of, op_of = np.arange(n * n), np.zeros(n * n, dtype=np.int64)
+    else:
+        reps, rep_of, op_of = orbits(n, mask, group)
+        phi_rep = solve(reps)
+    row_of_rep = np.full(n * n, -1, dtype=np.int64)
+    row_of_rep[reps] = np.arange(len(reps))
+    rows = row_of_rep[rep_of[disc]]
+    inten = np.abs(phi_rep) ** 2  # (R, N)
+    pattern = np.zeros(n * n)
+    pattern[disc] = inten[rows, 0]
+    index = {tuple(int(v) for v in g): i for i, g in enumerate(hkl)}
+    # beam g at pixel p = G r has the intensity of beam G⁻¹ g at r (z-preserving G)
+    inv3 = [np.linalg.inv(_as3(m)).round().astype(np.int64) for m in group]
+    ops_disc = op_of[disc]
+    dfield = np.zeros((len(df), n * n))
+    for j, g in enumerate(df):
+        for k, m3 in enumerate(inv3):
+            sel = ops_disc == k
+            src = index.get(tuple(int(v) for v in m3 @ np.array(g)))
+            if src is not None and sel.any():
+                dfield[j, disc[sel]] = inten[rows[sel], src]
+    beams = None
+    if return_beams:
+        beams = np.zeros((n * n, len(hkl)))
+        perm = np.array([[index[tuple(int(v) for v in m3 @ g)] for g in hkl] for m3 in inv3])
+        beams[disc] = inten[rows[:, None], perm[ops_disc]]
+        beams = beams.reshape(n, n, len(hkl))
+    return LACBEDResult(pattern=pattern.reshape(n, n), dark_field=dfield.reshape(len(df), n, n),
+                        hkl=hkl, symmetry_ops=[m.tolist() for m in group],
+                        pixels_solved=len(reps), beams=beams)
+
+
+def _as3(m: np.ndarray) -> np.ndarray:
+    """The z-preserving 3×3 operation with tilt-plane part ``m``."""
+    out = np.eye(3, dtype=np.int64)
+    out[:2, :2] = m
+    return out
+
+
 def lacbed_pattern(
     crystal: Crystal,
     n: int = 128,
@@ -366,22 +463,25 @@ def lacbed_pattern(
     method: str = "chebyshev",
     return_beams: bool = False,
     precision: str = "double",
+    absorption: str = "proportional",
+    holz: bool = False,
+    holz_nbeams: int | None = None,
+    symmetry: bool = True,
+    beam_alpha: bool = False,
 ):
     """Bright-field (000) LACBED intensity on an n×n tilt grid; zero outside the disc.
 
-    With ``return_beams`` also returns the intensities of all beams (n, n, N) and the
-    Miller indices, for conservation checks. ``precision`` ("double"/"single") is
-    passed to the Chebyshev solver (the reference methods are always complex128).
+    ``nbeams`` ZOLZ beams (plus ``holz_nbeams`` FOLZ beams with ``holz``) selected by
+    ``beams.select_beams`` — ranked at the zone axis (v1.0) or, with ``beam_alpha``, by
+    their disc excitation error at ``alpha_mrad``. With ``return_beams`` also returns the
+    intensities of all beams (n, n, N) and the Miller indices, for conservation checks.
+    ``precision`` ("double"/"single") is passed to the Chebyshev solver (the reference
+    methods are always complex128).
     """
-    hkl = select_beams(crystal, voltage_kv, nbeams)
-    system = bloch_system(crystal, hkl, voltage_kv, kappa)
-    tilts, mask = tilt_grid(n, alpha_mrad)
-    kw = {"precision": precision} if method == "chebyshev" else {}
-    phi = METHODS[method](system, tilts[mask], thickness, device=device, **kw)
-    pattern = np.zeros((n, n))
-    pattern[mask] = np.abs(phi[:, 0]) ** 2
+    hkl = select_beams(crystal, voltage_kv, nbeams, alpha_mrad if beam_alpha else 0.0,
+                       holz, holz_nbeams)
+    res = simulate_disc(crystal, hkl, n, voltage_kv, thickness, alpha_mrad, kappa, absorption,
+                        device, precision, method, symmetry, holz, return_beams=return_beams)
     if not return_beams:
-        return pattern
-    beams = np.zeros((n, n, len(hkl)))
-    beams[mask] = np.abs(phi) ** 2
-    return pattern, beams, hkl
+        return res.pattern
+    return res.pattern, res.beams, hkl
