@@ -95,6 +95,7 @@ def structure_potential(
     occ: np.ndarray | None = None,
     u_aniso: np.ndarray | None = None,
     form_factor: Callable[[int, float, np.ndarray], np.ndarray] | None = None,
+    damped: bool = False,
 ) -> np.ndarray:
     """U_g (1/Å², complex) for Miller indices ``g_frac`` (..., 3) of a cubic cell of edge ``a``.
 
@@ -102,8 +103,9 @@ def structure_potential(
     Waller B (Å²), ``occ`` (M,) site occupancies (1 if None), ``u_aniso`` (M, 3, 3)
     Cartesian displacement tensors (Å²) that replace B for the Debye–Waller factor where
     given (NaN rows fall back to B). ``form_factor(z, b, q)`` replaces the Kirkland f_e
-    (used for the absorptive U′_g with ``absorptive_form_factor``). Vectorised over g and
-    atoms: one complex exponential per (g, atom).
+    (used for the absorptive U′_g with ``absorptive_form_factor``); with ``damped`` it
+    already contains the (isotropic) Debye–Waller factor, which is then not applied
+    again. Vectorised over g and atoms: one complex exponential per (g, atom).
     """
     g_frac = np.asarray(g_frac, dtype=np.float64)
     shape = g_frac.shape[:-1]
@@ -123,7 +125,9 @@ def structure_potential(
              else form_factor(int(zk), float(bk), q))
         sel = np.nonzero(inverse == k)[0]
         phase = np.exp(-2j * np.pi * (gf @ frac[sel].T)) * occ[sel]  # (G, m)
-        if is_aniso:
+        if damped:
+            out += f * phase.sum(axis=1)
+        elif is_aniso:
             gc = gf / a  # Cartesian g (1/Å) of the cubic cell
             dw = np.exp(-2.0 * np.pi**2 * np.einsum("gi,mij,gj->gm", gc, u_aniso[sel], gc))
             out += f * np.sum(phase * dw, axis=1)
@@ -147,7 +151,7 @@ def _gauss_legendre_panels(edges: np.ndarray, order: int) -> tuple[np.ndarray, n
 
 #: radial panel offsets (1/Å) around |p| = g/2, where both f_e peaks of the integrand sit
 _RHO_STEPS = np.array([0.0, 0.005, 0.02, 0.06, 0.15, 0.35, 0.8, 1.6, 3.2, 6.4, 12.8, 30.0,
-                       80.0, 250.0])
+                       80.0, 250.0, 800.0, 2500.0, 8000.0])
 #: angular panels on [0, π/2]; fine near 0 where the two peaks are
 _PHI_EDGES = np.array([0.0, 0.002, 0.006, 0.02, 0.06, 0.15, 0.35, 0.75, np.pi / 2])
 
@@ -161,7 +165,7 @@ def bird_king_integral(
     1 - exp(-B (p² - g²/4)/2), and the two peaks of f (at q = 0 and q = g) sit on the ring
     |p| = g/2 at φ = 0, π; the integrand is even in φ and in φ → π - φ, so φ runs over
     [0, π/2] (×4). Composite Gauss–Legendre panels cluster nodes on that ring and at small
-    φ; the tail of f² ~ q⁻⁴ is integrated out to |p| = 250 Å⁻¹.
+    φ; the tail of f² ~ q⁻⁴ is integrated out to |p| = 8000 Å⁻¹ (relative remainder < 1e-8).
     """
     g = np.atleast_1d(np.asarray(g, dtype=np.float64))
     phi, wphi = _gauss_legendre_panels(_PHI_EDGES, order)
@@ -187,24 +191,28 @@ _FP_GRID = np.concatenate([np.linspace(0.0, 2.0, 21), np.linspace(2.25, 8.0, 24)
 
 
 @functools.lru_cache(maxsize=4096)
-def _absorptive_table(z: int, b: float) -> np.ndarray:
-    """I(g) of ``bird_king_integral`` for Kirkland f_e on ``_FP_GRID`` (voltage-free)."""
-    return bird_king_integral(lambda q: electron_scattering_factor(z, q), _FP_GRID, b)
+def _absorptive_spline(z: int, b: float) -> CubicSpline:
+    """Cubic spline of I(g) e^{-Bg²/4} (``bird_king_integral`` for Kirkland f_e) on
+    ``_FP_GRID``. The Debye–Waller-damped product is smooth and decays; I alone grows like
+    e^{Bg²/8} and cannot be interpolated on a coarse grid."""
+    table = bird_king_integral(lambda q: electron_scattering_factor(z, q), _FP_GRID, b)
+    return CubicSpline(_FP_GRID, table * np.exp(-b * _FP_GRID**2 / 4.0), bc_type="natural")
 
 
 def absorptive_form_factor(
-    z: int, b: float, q: np.ndarray | float, voltage_kv: float
+    z: int, b: float, q: np.ndarray | float, voltage_kv: float, damped: bool = False
 ) -> np.ndarray:
     """Bird–King absorptive form factor f′ (Å) of element ``z`` with isotropic B (Å²) at
-    |g| = q (1/Å, no 2π), for electrons of ``voltage_kv``: (γλ/2) I(q). Zero for B = 0
-    (no thermal motion, no TDS). I is integrated once per (Z, B) on a |g| grid and
-    interpolated with a cubic spline (smooth in g; relative error < 1e-4 on the grid
-    spacing used, see tests); beyond 20 Å⁻¹ f′ is set to 0."""
+    |g| = q (1/Å, no 2π), for electrons of ``voltage_kv``: (γλ/2) I(q); with ``damped``
+    f′ e^{-Bq²/4}, the factor U′_g is built from. Zero for B = 0 (no thermal motion, no
+    TDS). I e^{-Bq²/4} is integrated once per (Z, B) on a |g| grid and interpolated with a
+    cubic spline; beyond 20 Å⁻¹ it is set to 0 (it is < 1e-40 there)."""
     q = np.asarray(q, dtype=np.float64)
     if b <= 0.0:
         return np.zeros_like(q)
-    table = _absorptive_table(int(z), round(float(b), 10))
-    spline = CubicSpline(_FP_GRID, table, bc_type="natural")
+    spline = _absorptive_spline(int(z), round(float(b), 10))
     inside = q <= _FP_GRID[-1]
     vals = np.where(inside, spline(np.minimum(q, _FP_GRID[-1])), 0.0)
+    if not damped:
+        vals = vals * np.exp(b * q**2 / 4.0)
     return 0.5 * lorentz_gamma(voltage_kv) * wavelength(voltage_kv) * vals
