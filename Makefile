@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.physml-installed
 
-.PHONY: run test test-slow bench lint clean-runs
+.PHONY: run test test-slow test-slurm bench lint clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# hardware=slurm on a private single-node cluster (installs slurm-wlm and munge if absent; root)
+test-slurm: $(STAMP)
+	$(PY) -m pytest -q -s -m slurm tests/test_slurm.py
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e ".[dev,bench]"
