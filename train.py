@@ -1,83 +1,77 @@
 """Train, test and analyse one configuration: ``python train.py experiment=quickstart``.
 
-The story: validate the composed config → seed → build datamodule, model, callbacks,
-loggers and trainer → make sure the datasets exist → fit (or resume) → test with the
-best checkpoint → run the system's analysis → log figures and metrics → close loggers.
+The story: validate the composed config → seed → build datamodule, model, analysis,
+callbacks, loggers and trainer → make sure the datasets exist → fit (or resume) → test
+with the best checkpoint → run the system's analysis → save and log figures and metrics
+→ close loggers.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
 import pytorch_lightning as pl
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from physml.config import register_resolvers, section, validate
+from physml.analysis.common import AnalysisInputs
+from physml.build import (
+    build_analysis,
+    build_callbacks,
+    build_datamodule,
+    build_loggers,
+    build_model,
+    build_trainer,
+    check_model_io,
+)
+from physml.config import check_data_dir, register_resolvers, validate
 from physml.errors import ConfigError
 from physml.launch import check_launch, data_lock, global_rank_from_env, pin_job
-from physml.predictions import PredictionWriter, load_predictions
+from physml.runstore import RunStore
 from physml.tracking import close_loggers, log_figures, log_run_info
 
 register_resolvers()
 
 
-def resolve_ckpt(ckpt_path: str | None, out_dir: Path) -> str | None:
+def resolve_ckpt(ckpt_path: str | None, store: RunStore) -> str | None:
     """``last`` means this run directory's checkpoints/last.ckpt (to resume an interrupted run)."""
     if ckpt_path in (None, "", "null"):
         return None
     if ckpt_path == "last":
-        path = out_dir / "checkpoints" / "last.ckpt"
-        if not path.exists():
+        if not store.last_checkpoint.exists():
             raise ConfigError(
-                f"ckpt_path=last is invalid: {path} does not exist; allowed when hydra.run.dir "
-                "points at an earlier run of this config"
+                field="ckpt_path",
+                value="last",
+                allowed=f"'last' only when hydra.run.dir points at an earlier run of this config "
+                f"({store.last_checkpoint} does not exist)",
             )
-        return str(path)
+        return str(store.last_checkpoint)
     if not Path(ckpt_path).exists():
-        raise ConfigError(f"ckpt_path={ckpt_path!r} is invalid: allowed 'last', null or an existing file")
+        raise ConfigError(field="ckpt_path", value=ckpt_path, allowed="'last', null or an existing file")
     return ckpt_path
-
-
-def build(cfg: DictConfig, out_dir: Path) -> tuple[Any, pl.LightningModule, pl.Trainer, list[Any]]:
-    """Instantiate everything at start-up so a bad config fails before any work is done."""
-    with section("system"):
-        datamodule = instantiate(cfg.system.datamodule)
-    with section("model"):
-        model = instantiate(cfg.model)
-    callbacks: list[pl.Callback] = [
-        pl.callbacks.ModelCheckpoint(
-            dirpath=out_dir / "checkpoints",
-            filename="epoch{epoch:03d}",
-            auto_insert_metric_name=False,
-            monitor="val/loss",
-            mode="min",
-            save_last=True,
-            save_top_k=1,
-        ),
-        PredictionWriter(out_dir / "predictions.zarr", datamodule.test_stream_names),
-    ]
-    loggers = [instantiate(conf) for conf in (cfg.get("logger") or {}).values() if conf is not None]
-    with section("trainer"):
-        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    return datamodule, model, trainer, loggers
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one job and return its headline metrics."""
     validate(cfg)
     check_launch(cfg)
+    check_data_dir(cfg.paths.data_dir)
+    store = RunStore(cfg.paths.output_dir)
+    ckpt_path = resolve_ckpt(cfg.get("ckpt_path"), store)
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = build_datamodule(cfg)
+    model = build_model(cfg)
+    check_model_io(cfg, model)
+    analysis = build_analysis(cfg)
+    if cfg.get("dry_run", False):  # everything is checked and built; nothing is generated or trained
+        return {}
     pinned = pin_job(cfg)
     if pinned:
         print(f"physml: job pinned to {pinned}")
-    out_dir = Path(cfg.paths.output_dir)
-    ckpt_path = resolve_ckpt(cfg.get("ckpt_path"), out_dir)
-    pl.seed_everything(cfg.seed, workers=True)
-    datamodule, model, trainer, loggers = build(cfg, out_dir)
+    loggers = build_loggers(cfg)
+    trainer = build_trainer(cfg, build_callbacks(cfg, store), loggers)
     try:
         if global_rank_from_env() == 0:  # other DDP ranks get the data via trainer's barrier
             with data_lock(cfg.paths.data_dir):  # concurrent sweep jobs share their datasets
@@ -91,11 +85,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         if trainer.global_rank == 0:
-            metrics.update(analyse(cfg, out_dir, loggers))
-            (out_dir / "summary.json").write_text(
-                json.dumps({"metrics": metrics, "datasets": datamodule.fingerprints(), "run_dir": str(out_dir)}, indent=2)
-            )
-            print(f"\nrun directory: {out_dir}")
+            metrics.update(analyse(analysis, store, loggers))
+            store.write_summary(metrics, datamodule.fingerprints(), type(model).metric_directions)
+            print(f"\nrun directory: {store.path}")
             for key in sorted(metrics):
                 print(f"  {key:40s} {metrics[key]:.6g}")
         return metrics
@@ -103,16 +95,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
         close_loggers(loggers)
 
 
-def analyse(cfg: DictConfig, out_dir: Path, loggers: list[Any]) -> dict[str, float]:
-    """Run the system's analysis on the saved predictions and log its figures."""
-    analysis_cfg = cfg.system.get("analysis")
-    pred_path = out_dir / "predictions.zarr"
-    if analysis_cfg is None or not pred_path.exists():
+def analyse(analysis: Any, store: RunStore, loggers: list[Any]) -> dict[str, float]:
+    """Run the system's analysis on the saved predictions; save and log its figures."""
+    if not store.predictions_path.exists():
         return {}
-    result = instantiate(analysis_cfg)(load_predictions(pred_path), out_dir / "figures")
-    log_figures(loggers, result.figures)
+    result = analysis(AnalysisInputs(store.predictions(), store.history()))
+    figures = store.save_analysis(result)
+    log_figures(loggers, figures)
     for logger in loggers:
         logger.log_metrics(result.metrics)
+    for note in result.notes:
+        print(f"physml: note: {note}")
     return result.metrics
 
 

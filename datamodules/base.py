@@ -1,32 +1,45 @@
-"""The shared LightningDataModule over sharded Zarr datasets.
+"""The shared LightningDataModule over sharded Zarr datasets, driven by the system's spec.
 
-A system's datamodule only says which array is the input, how a target is derived, which
-subset to use and how a raw sample becomes a tensor; everything else lives here: making
-sure the datasets exist (generation with a progress bar, resumable), the deterministic
-train/validation split of the training pool, the separate test pool(s), and one
-dataloader factory for every split.
+A system's datamodule declares its :class:`~physml.spec.SystemSpec` (targets, feeds,
+derived labels) and picks policies (:mod:`datamodules.policies`: where the test samples
+come from, how training batches are sampled); the machinery lives here: making sure the
+datasets exist (generation with a progress bar, resumable), the deterministic
+train/validation split, the test streams, turning a stored sample into tensors (input,
+target, every label including derived ones), optional batch transforms on the device,
+and one dataloader factory for every split.
+
+Seeds: ``data_seed`` decides the data (every store's seeds and the train/validation
+split); ``seed`` decides training (shuffling order, samplers, augmentation), so a
+``-m seed=...`` sweep changes the order in which the same data are seen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from physml.errors import ConfigError, require
+from datamodules.policies import SeparateStream, TestPool, balanced_sampler
+from physml.errors import check_bool, check_int, check_number, require
 from physml.simulator import Simulator
-from physml.store import DatasetSpec, ShardedStore, generate, open_dataset
+from physml.spec import SystemSpec
+from physml.store import DatasetSpec, generate, open_dataset, require_complete
+
+#: a transform of a whole batch dict, run on the training device after transfer
+BatchTransform = Callable[[dict[str, Any], torch.Generator], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class TestStream:
     """An extra, independently seeded test pool (e.g. states at fixed p = p_c(L))."""
+
+    __test__ = False  # not a pytest test class
 
     simulator: Simulator
     units_per_point: int
@@ -44,15 +57,13 @@ class ZarrSampleDataset(Dataset):
         self,
         path: Path,
         indices: np.ndarray,
-        input_key: str,
-        label_keys: list[str],
+        keys: list[str],
         to_sample: Callable[[dict[str, Any]], dict[str, Any]],
         in_memory: bool,
     ) -> None:
         self.path = path
         self.indices = np.asarray(indices, dtype=np.int64)
-        self.input_key = input_key
-        self.label_keys = label_keys
+        self.keys = keys
         self.to_sample = to_sample
         self.in_memory = in_memory
         self._arrays: dict[str, Any] | None = None
@@ -65,8 +76,7 @@ class ZarrSampleDataset(Dataset):
     def _open(self) -> dict[str, Any]:
         if self._arrays is None:
             group = open_dataset(self.path)
-            keys = [self.input_key, *self.label_keys]
-            self._arrays = {k: group[k][...] if self.in_memory else group[k] for k in keys}
+            self._arrays = {k: group[k][...] if self.in_memory else group[k] for k in self.keys}
         return self._arrays
 
     def __len__(self) -> int:
@@ -81,11 +91,9 @@ class ZarrSampleDataset(Dataset):
 
 
 class ZarrDataModule(pl.LightningDataModule):
-    """Base datamodule: subclasses define ``input_key``, ``targets`` and ``make_input``."""
+    """Base datamodule: a subclass sets ``spec`` and, where needed, ``make_input``/``select``."""
 
-    input_key: str = "x"
-    #: target name -> (array it is read from, "class" | "regression")
-    targets: Mapping[str, tuple[str, str]] = {}
+    spec: ClassVar[SystemSpec]
 
     def __init__(
         self,
@@ -93,133 +101,209 @@ class ZarrDataModule(pl.LightningDataModule):
         target: str,
         data_dir: str,
         train_units_per_point: int,
-        test_units_per_point: int,
+        test_units_per_point: int | None = None,
+        *,
+        input: str | None = None,
         extra_test: Mapping[str, TestStream | Mapping[str, Any]] | None = None,
+        test_pool: TestPool | None = None,
+        data_seed: int = 0,
         seed: int = 0,
         shard_units: int = 64,
         val_fraction: float = 0.1,
+        val_seed: int | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
         generation_workers: int = 1,
         in_memory: bool = True,
         pin_memory: bool = False,
         progress: bool = True,
+        balance_by: str | None = None,
+        batch_transforms: Sequence[BatchTransform] = (),
     ) -> None:
         super().__init__()
-        require(target in self.targets, "system.target", f"one of {sorted(self.targets)}", target)
-        require(0.0 <= val_fraction < 1.0, "data.val_fraction", "values in [0, 1)", val_fraction)
-        require(batch_size >= 1, "data.batch_size", "integers >= 1", batch_size)
-        require(num_workers >= 0, "data.num_workers", "integers >= 0", num_workers)
+        spec = self.spec
+        require(target in spec.targets, "target", f"one of {sorted(spec.targets)}", target)
+        feeds = sorted(spec.feeds)
+        require(input is None or input in spec.feeds, "input", f"one of {feeds}", input)
+        check_int(train_units_per_point, "train_units_per_point", minimum=1)
+        if test_units_per_point is not None:
+            check_int(test_units_per_point, "test_units_per_point", minimum=1)
+        check_int(shard_units, "shard_units", minimum=1)
+        check_number(val_fraction, "val_fraction", minimum=0.0)
+        require(val_fraction < 1.0, "val_fraction", "fractions in [0, 1)", val_fraction)
+        check_int(batch_size, "batch_size", minimum=1)
+        check_int(num_workers, "num_workers", minimum=0)
+        check_int(generation_workers, "generation_workers", minimum=1)
+        check_int(data_seed, "data_seed", minimum=0)
+        check_int(seed, "seed", minimum=0)
+        check_bool(in_memory, "in_memory")
         self.simulator = simulator
         self.target = target
+        self.target_spec = spec.targets[target]
+        self.feed = spec.feeds[input] if input is not None else next(iter(spec.feeds.values()))
         self.data_dir = data_dir
+        self.data_seed = data_seed
         self.seed = seed
         self.val_fraction = val_fraction
+        self.val_seed = data_seed if val_seed is None else val_seed
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.generation_workers = generation_workers
         self.in_memory = in_memory
         self.pin_memory = pin_memory
         self.progress = progress
+        self.balance_by = balance_by
+        self.batch_transforms = list(batch_transforms)
+        if test_pool is None:
+            require(test_units_per_point is not None, "test_units_per_point", "integers >= 1", test_units_per_point)
+            test_pool = SeparateStream(test_units_per_point)
+        self.test_pool = test_pool
         self.specs: dict[str, DatasetSpec] = {
-            "train": DatasetSpec(simulator, train_units_per_point, "train", seed, shard_units),
-            "test": DatasetSpec(simulator, test_units_per_point, "test", seed, shard_units),
+            "train": DatasetSpec(simulator, train_units_per_point, "train", data_seed, shard_units)
         }
+        if isinstance(test_pool, SeparateStream):
+            self.specs["test"] = DatasetSpec(simulator, test_pool.units_per_point, "test", data_seed, shard_units)
         for name, stream in (extra_test or {}).items():
             if isinstance(stream, Mapping):
                 stream = TestStream(**stream)
             self.specs[f"test_{name}"] = DatasetSpec(
-                stream.simulator, stream.units_per_point, f"test_{name}", seed, shard_units
+                stream.simulator, stream.units_per_point, f"test_{name}", data_seed, shard_units
             )
+        self.partition: dict[str, np.ndarray] = {}
         self.datasets: dict[str, ZarrSampleDataset] = {}
 
-    # ---- what a system overrides ------------------------------------------------------
+    # ---- what a system may override -----------------------------------------------------
     def make_input(self, x: np.ndarray) -> torch.Tensor:
         """Raw stored input -> float tensor (channels first)."""
         return torch.as_tensor(x, dtype=torch.float32).unsqueeze(0)
 
+    def make_target(self, y: np.ndarray) -> torch.Tensor:
+        """Raw stored image target -> float tensor (channels first); for ``image`` targets."""
+        return torch.as_tensor(y, dtype=torch.float32).unsqueeze(0)
+
     def select(self, split: str, group: Any) -> np.ndarray:
-        """Indices of the samples of ``split`` to use (all by default)."""
+        """Indices of the samples of a store to use (all by default)."""
         return np.arange(group.attrs["num_samples"])
 
-    @property
-    def target_kind(self) -> str:
-        return self.targets[self.target][1]
+    def derivation_params(self) -> dict[str, Any]:
+        """Parameters the spec's derived labels need (e.g. Anderson's w_c)."""
+        return {}
 
-    @property
-    def num_classes(self) -> int:
-        """Number of classes of a classification target, read from the simulator grid."""
-        raise NotImplementedError
-
-    # ---- shared machinery -------------------------------------------------------------
+    # ---- shared machinery ---------------------------------------------------------------
     @property
     def test_stream_names(self) -> list[str]:
-        return [name for name in self.specs if name.startswith("test")]
-
-    def dataset_paths(self) -> dict[str, Path]:
-        return {name: spec.path(self.data_dir) for name, spec in self.specs.items()}
+        return ["test", *(name for name in self.specs if name.startswith("test_"))]
 
     def fingerprints(self) -> dict[str, str]:
-        return {name: spec.fingerprint for name, spec in self.specs.items()}
+        fps = {name: spec.fingerprint for name, spec in self.specs.items()}
+        if not isinstance(self.test_pool, SeparateStream):
+            fps["test"] = f"{fps['train']}:{self.test_pool.describe()}"
+        return fps
 
     def prepare_data(self) -> None:
         for spec in self.specs.values():
             generate(spec, self.data_dir, workers=self.generation_workers, progress=self.progress)
 
-    def _label_keys(self, group: Any) -> list[str]:
-        return [k for k in group.array_keys() if group[k].ndim == 1 and group[k].dtype.kind in "iufb"]
+    def _array_keys(self, group: Any) -> list[str]:
+        """The input, every scalar label, and the target's array when it is not a scalar."""
+        keys = [k for k in group.array_keys() if group[k].ndim == 1 and group[k].dtype.kind in "iufb"]
+        source = self.target_spec.source
+        if source is not None and source in group and source not in keys:
+            keys.append(source)
+        return [self.feed.key, *keys]
 
     def _to_sample(self, raw: dict[str, Any]) -> dict[str, Any]:
-        source, kind = self.targets[self.target]
-        sample: dict[str, Any] = {"input": self.make_input(raw.pop(self.input_key))}
-        dtype = torch.long if kind == "class" else torch.float32
-        sample["target"] = torch.as_tensor(raw[source], dtype=dtype)
+        params = self.derivation_params()
+        for name, derive in self.spec.derived.items():
+            raw[name] = np.asarray(derive(raw, params))
+        sample: dict[str, Any] = {"input": self.make_input(raw.pop(self.feed.key))}
+        kind, source = self.target_spec.kind, self.target_spec.source
+        if kind == "generative":
+            sample["target"] = sample["input"]
+        elif kind == "image":
+            sample["target"] = self.make_target(raw.pop(source))
+        else:
+            sample["target"] = torch.as_tensor(raw[source], dtype=torch.long if kind == "class" else torch.float32)
         for key, value in raw.items():
             sample[key] = torch.as_tensor(value)
         return sample
 
     def _dataset(self, name: str, indices: np.ndarray | None = None) -> ZarrSampleDataset:
-        path = self.specs[name].path(self.data_dir)
-        if not (path / "zarr.json").exists() or ShardedStore(self.specs[name], self.data_dir).missing_shards():
-            raise ConfigError(f"dataset {name!r} at {path} is incomplete: run prepare_data / `physml simulate`")
-        group = open_dataset(path)
+        spec = self.specs[name]
+        require_complete(spec, self.data_dir)
+        group = open_dataset(spec.path(self.data_dir))
         if indices is None:
             indices = self.select(name, group)
-        return ZarrSampleDataset(
-            path, indices, self.input_key, self._label_keys(group), self._to_sample, self.in_memory
+        return ZarrSampleDataset(spec.path(self.data_dir), indices, self._array_keys(group), self._to_sample, self.in_memory)
+
+    def make_partition(self) -> dict[str, np.ndarray]:
+        """Indices into the training store: train, val and (for pool policies) test."""
+        group = open_dataset(self.specs["train"].path(self.data_dir))
+        pool = self.select("train", group)
+        labels = {k: group[k][...] for k in group.array_keys() if group[k].ndim == 1}
+        trainable, test = self.test_pool.split(pool, labels)
+        order = np.random.default_rng(self.val_seed).permutation(len(trainable))
+        n_val = int(round(self.val_fraction * len(trainable)))
+        require(
+            len(trainable) - n_val >= 1,
+            "val_fraction",
+            f"a split that leaves training samples (the trainable pool has {len(trainable)})",
+            self.val_fraction,
         )
+        parts = {"train": np.sort(trainable[order[n_val:]]), "val": np.sort(trainable[order[:n_val]])}
+        if test is not None:
+            parts["test"] = np.sort(test)
+        return parts
 
     def setup(self, stage: str | None = None) -> None:
+        if not self.partition:
+            self.partition = self.make_partition()
         if "train" not in self.datasets and stage in (None, "fit", "validate"):
-            group = open_dataset(self.specs["train"].path(self.data_dir))
-            pool = self.select("train", group)
-            order = np.random.default_rng(self.seed).permutation(len(pool))
-            n_val = int(round(self.val_fraction * len(pool)))
-            self.datasets["val"] = self._dataset("train", np.sort(pool[order[:n_val]]))
-            self.datasets["train"] = self._dataset("train", np.sort(pool[order[n_val:]]))
+            self.datasets["train"] = self._dataset("train", self.partition["train"])
+            self.datasets["val"] = self._dataset("train", self.partition["val"])
         if stage in (None, "test", "predict"):
+            if "test" in self.partition:
+                self.datasets.setdefault("test", self._dataset("train", self.partition["test"]))
             for name in self.test_stream_names:
-                self.datasets.setdefault(name, self._dataset(name))
+                if name not in self.datasets:
+                    self.datasets[name] = self._dataset(name)
 
-    def _dataloader_factory(self, name: str, shuffle: bool = False) -> DataLoader:
+    def _loader(self, name: str, shuffle: bool = False, sampler: Any = None) -> DataLoader:
         return DataLoader(
             self.datasets[name],
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._dataloader_factory("train", shuffle=True)
+        sampler = None
+        if self.balance_by is not None:
+            group = open_dataset(self.specs["train"].path(self.data_dir))
+            sampler = balanced_sampler(group[self.balance_by][...][self.partition["train"]], self.seed)
+        return self._loader("train", shuffle=True, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._dataloader_factory("val")
+        return self._loader("val")
 
     def test_dataloader(self) -> list[DataLoader]:
-        return [self._dataloader_factory(name) for name in self.test_stream_names]
+        return [self._loader(name) for name in self.test_stream_names]
 
     def predict_dataloader(self) -> list[DataLoader]:
         return self.test_dataloader()
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Batch transforms (augmentation) run on the device, in training only."""
+        trainer = self.trainer
+        if not self.batch_transforms or trainer is None or not trainer.training:
+            return batch
+        if not hasattr(self, "_augment_rng"):
+            device = batch["input"].device
+            self._augment_rng = torch.Generator(device=device).manual_seed(self.seed)
+        for transform in self.batch_transforms:
+            batch = transform(batch, self._augment_rng)
+        return batch

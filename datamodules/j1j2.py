@@ -1,10 +1,10 @@
-"""J1-J2 Ising configurations for the VAE: train on one ordered low-T region, test everywhere.
+"""J1-J2 Ising configurations (review §5) for the VAE: train on one ordered low-T region, test everywhere.
 
 The training pool is the whole successively cooled (T, J2) grid (so the low-J2 and the
 high-J2 experiment share one dataset on disk); ``select("train")`` keeps only the
-configurations inside ``train_region`` (T <= T_max, J2_min <= J2 <= J2_max), from which
-the validation split is taken. Test streams (the whole grid from independent seeds, and
-a few example chains) are used in full.
+configurations inside the chosen training region (T <= T_max, J2_min <= J2 <= J2_max),
+from which the validation split is taken. Test streams (the whole grid from independent
+seeds, and a few example chains) are used in full.
 """
 
 from __future__ import annotations
@@ -16,14 +16,26 @@ import numpy as np
 import torch
 
 from datamodules.base import ZarrDataModule
+from physml.constants import TC_ISING
 from physml.errors import ConfigError, require
+from physml.spec import Constant, Feed, SystemSpec, Target
 
 #: comparisons of stored float32 labels with configured float64 bounds
 _TOL = 1e-5
+REGION_KEYS = ("T_max", "T_min", "J2_min", "J2_max")
+
+SPEC = SystemSpec(
+    name="j1j2",
+    targets={"reconstruction": Target(None, "generative", doc="the VAE reconstructs its input")},
+    feeds={"spins": Feed("x", rank=2, channels=1, size="L", doc="spins as a 1×L×L image in {0, 1}")},
+    analysis="physml.analysis.j1j2:J1J2Analysis",
+    constants={"T_c_ising": Constant(TC_ISING, "Onsager, Phys. Rev. 65, 117 (1944)")},
+    studies=("physml.analysis.j1j2.studies:PhaseMapStudy", "physml.analysis.j1j2.studies:BoundarySizeStudy"),
+)
 
 
-def region_mask(T: np.ndarray, J2: np.ndarray, region: Mapping[str, float]) -> np.ndarray:
-    """Boolean mask of the samples inside a training region (bounds inclusive)."""
+def region_mask(T: np.ndarray, J2: np.ndarray, region: Mapping[str, float | None]) -> np.ndarray:
+    """Boolean mask of the samples (or grid points) inside a training region, bounds inclusive."""
     T = np.asarray(T, dtype=np.float64)
     J2 = np.asarray(J2, dtype=np.float64)
     mask = T <= float(region["T_max"]) + _TOL
@@ -34,52 +46,41 @@ def region_mask(T: np.ndarray, J2: np.ndarray, region: Mapping[str, float]) -> n
     return mask
 
 
-def check_region(region: Mapping[str, Any]) -> dict[str, float]:
-    """Validate ``system.train_region`` (keys T_max, J2_min, J2_max and optional T_min)."""
-    allowed = {"T_max", "T_min", "J2_min", "J2_max"}
-    require(
-        isinstance(region, Mapping),
-        "system.train_region",
-        "a mapping {T_max, J2_min, J2_max}",
-        region,
-    )
-    unknown = sorted(set(region) - allowed)
-    require(not unknown, "system.train_region", f"keys among {sorted(allowed)}", dict(region))
-    missing = sorted({"T_max", "J2_min", "J2_max"} - set(region))
-    require(not missing, "system.train_region", "the keys T_max, J2_min and J2_max", dict(region))
-    out = {k: (None if v is None else float(v)) for k, v in region.items()}
-    require(out["T_max"] > 0, "system.train_region.T_max", "> 0", out["T_max"])
-    require(
-        out["J2_max"] >= out["J2_min"],
-        "system.train_region.J2_max",
-        f">= J2_min={out['J2_min']}",
-        out["J2_max"],
-    )
+def training_region(region: str, regions: Mapping[str, Mapping[str, Any]]) -> dict[str, float | None]:
+    """The bounds of ``regions[region]``, validated (keys T_max, J2_min, J2_max, optional T_min)."""
+    require(region in regions, "region", f"one of {sorted(regions)} (the keys of system.regions)", region)
+    bounds = regions[region]
+    field = f"regions.{region}"
+    require(isinstance(bounds, Mapping), field, "a mapping {T_max, J2_min, J2_max}", bounds)
+    unknown = sorted(set(bounds) - set(REGION_KEYS))
+    require(not unknown, field, f"keys among {list(REGION_KEYS)}", dict(bounds))
+    missing = sorted({"T_max", "J2_min", "J2_max"} - set(bounds))
+    require(not missing, field, "the keys T_max, J2_min and J2_max", dict(bounds))
+    out = {k: (None if v is None else float(v)) for k, v in bounds.items()}
+    require(out["T_max"] > 0, f"{field}.T_max", "> 0", out["T_max"])
+    require(out["J2_max"] >= out["J2_min"], f"{field}.J2_max", f">= J2_min={out['J2_min']}", out["J2_max"])
     return out
 
 
 class J1J2DataModule(ZarrDataModule):
     """Spins ±1 -> image 1×L×L in {0, 1}; the reconstruction target is the input itself."""
 
-    input_key = "x"
-    # The VAE reconstructs its input; "T" only gives the base class a label to carry.
-    targets = {"reconstruction": ("T", "regression")}
+    spec = SPEC
 
-    def __init__(self, *args: Any, train_region: Mapping[str, Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, region: str, regions: Mapping[str, Mapping[str, Any]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.train_region = check_region(train_region)
+        self.region = region
+        self.train_region = training_region(region, regions)
         sim = self.simulator
-        T = getattr(sim, "temperatures", None)
-        j2 = np.asarray(getattr(sim.params, "J2_values", ()), dtype=np.float64)
-        if T is not None and j2.size:
-            tt, jj = np.meshgrid(np.asarray(T), j2)
-            n_points = int(region_mask(tt.ravel(), jj.ravel(), self.train_region).sum())
-            if n_points == 0:
-                raise ConfigError(
-                    f"system.train_region={self.train_region} is invalid: it contains no (T, J2) point of "
-                    f"the grid (T in [{np.min(T):g}, {np.max(T):g}], J2 in {j2.tolist()})"
-                )
-            self.train_region_points = n_points
+        tt, jj = np.meshgrid(np.asarray(sim.temperatures), np.asarray(sim.params.J2_values, dtype=np.float64))
+        self.train_region_points = int(region_mask(tt.ravel(), jj.ravel(), self.train_region).sum())
+        if self.train_region_points == 0:
+            raise ConfigError(
+                field=f"regions.{region}",
+                value=self.train_region,
+                allowed=f"bounds that contain a (T, J2) point of the grid (T in [{tt.min():g}, {tt.max():g}], "
+                f"J2 in {list(sim.params.J2_values)})",
+            )
 
     @property
     def num_train_region_samples(self) -> int:
@@ -89,13 +90,7 @@ class J1J2DataModule(ZarrDataModule):
     def make_input(self, x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy((x.astype(np.float32) + 1.0) * 0.5).unsqueeze(0)
 
-    def _to_sample(self, raw: dict[str, Any]) -> dict[str, Any]:
-        sample = super()._to_sample(raw)
-        sample["target"] = sample["input"]
-        return sample
-
     def select(self, split: str, group: Any) -> np.ndarray:
         if split != "train":
             return np.arange(group.attrs["num_samples"])
-        mask = region_mask(group["T"][...], group["J2"][...], self.train_region)
-        return np.flatnonzero(mask)
+        return np.flatnonzero(region_mask(group["T"][...], group["J2"][...], self.train_region))

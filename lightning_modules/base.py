@@ -8,7 +8,7 @@ rerun from disk without retraining.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
@@ -18,7 +18,13 @@ SchedulerFactory = Callable[..., Any]
 
 
 class PhysmlModule(pl.LightningModule):
-    """Base class: subclasses implement ``step`` (loss and logs) and ``per_sample``."""
+    """Base class: subclasses implement the training steps and ``per_sample``.
+
+    ``metric_directions`` declares which way each validation metric improves ("min" or
+    "max"); runs record it, so reports pick best epochs without guessing from names.
+    """
+
+    metric_directions: ClassVar[dict[str, str]] = {"val/loss": "min"}
 
     def __init__(self, optimizer: OptimizerFactory, scheduler: SchedulerFactory | None = None) -> None:
         super().__init__()

@@ -15,10 +15,8 @@ of review Eq. (3) (``val/R_mean``, ``val/R_median``) and ``val/loss`` for checkp
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,6 +33,13 @@ VAL_LOSSES = ("r", "pixel")
 class Pix2Pix(PhysmlModule):
     """pix2pix-style cGAN; with a GlobalGenerator, two scales and λ_fm > 0 it is pix2pixHD."""
 
+    metric_directions: ClassVar[dict[str, str]] = {
+        "val/loss": "min",
+        "val/R_mean": "max",
+        "val/R_median": "max",
+        "val/pixel": "min",
+    }
+
     def __init__(
         self,
         generator: nn.Module,
@@ -46,25 +51,20 @@ class Pix2Pix(PhysmlModule):
         lambda_pixel: float = 100.0,
         lambda_feature_matching: float = 0.0,
         val_loss: str = "r",
-        speed_batch_size: int = 16,
-        speed_repeats: int = 5,
     ) -> None:
         super().__init__(optimizer, scheduler)
         require(
-            adversarial_loss in ADV_LOSSES, "model.adversarial_loss", f"one of {ADV_LOSSES}", adversarial_loss
+            adversarial_loss in ADV_LOSSES, "adversarial_loss", f"one of {ADV_LOSSES}", adversarial_loss
         )
-        require(pixel_loss in PIXEL_LOSSES, "model.pixel_loss", f"one of {PIXEL_LOSSES}", pixel_loss)
-        require(lambda_pixel >= 0, "model.lambda_pixel", "values >= 0", lambda_pixel)
+        require(pixel_loss in PIXEL_LOSSES, "pixel_loss", f"one of {PIXEL_LOSSES}", pixel_loss)
+        require(lambda_pixel >= 0, "lambda_pixel", "values >= 0", lambda_pixel)
         require(
             lambda_feature_matching >= 0,
-            "model.lambda_feature_matching",
+            "lambda_feature_matching",
             "values >= 0",
             lambda_feature_matching,
         )
-        require(val_loss in VAL_LOSSES, "model.val_loss", f"one of {VAL_LOSSES}", val_loss)
-        require(
-            speed_batch_size >= 0, "model.speed_batch_size", "integers >= 0 (0: no timing)", speed_batch_size
-        )
+        require(val_loss in VAL_LOSSES, "val_loss", f"one of {VAL_LOSSES}", val_loss)
         self.save_hyperparameters(ignore=["generator", "discriminator", "optimizer", "scheduler"])
         self.automatic_optimization = False
         self.generator = generator
@@ -74,10 +74,7 @@ class Pix2Pix(PhysmlModule):
         self.lambda_pixel = lambda_pixel
         self.lambda_fm = lambda_feature_matching
         self.val_loss = val_loss
-        self.speed_batch_size = speed_batch_size
-        self.speed_repeats = speed_repeats
         self._val_r: list[torch.Tensor] = []
-        self._test_shape: tuple[int, ...] | None = None
 
     # ---- networks and losses ------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -191,7 +188,6 @@ class Pix2Pix(PhysmlModule):
     def per_sample(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         x, y = batch["input"], batch["target"]
         fake = self.generator(x)
-        self._test_shape = tuple(x.shape[1:])
         return {
             "R": r_index(y, fake).reshape(len(y)),
             "pred_image": fake[:, 0].float(),
@@ -211,44 +207,3 @@ class Pix2Pix(PhysmlModule):
             add_dataloader_idx=True,
         )
         return out
-
-    def on_test_epoch_end(self) -> None:
-        """Time the generator per pattern (batch 1 and batched) next to the simulator.
-
-        The simulator reference comes from the datamodule's optional
-        ``reference_seconds_per_sample()`` (the time the physics code takes per sample,
-        measured now, on this machine), so both figures come from the same run.
-        """
-        if self.speed_batch_size <= 0 or self._test_shape is None:
-            return
-        speed = {
-            "speed/generator_ms_per_pattern_batch1": 1e3 * self._time_generator(1),
-            f"speed/generator_ms_per_pattern_batch{self.speed_batch_size}": 1e3
-            * self._time_generator(self.speed_batch_size),
-        }
-        dm = getattr(self.trainer, "datamodule", None)
-        reference = getattr(dm, "reference_seconds_per_sample", None)
-        sim_s = reference() if callable(reference) else None
-        if sim_s:
-            speed["speed/simulator_ms_per_pattern"] = 1e3 * sim_s
-            speed["speed/speedup_batch1"] = 1e3 * sim_s / speed["speed/generator_ms_per_pattern_batch1"]
-        for key, value in speed.items():
-            self.log(key, float(value), add_dataloader_idx=False)
-
-    @torch.no_grad()
-    def _time_generator(self, batch_size: int) -> float:
-        """Median wall time per pattern of G on this device (after a warm-up call)."""
-        x = torch.rand((batch_size, *self._test_shape), device=self.device) * 2 - 1
-        was_training = self.generator.training
-        self.generator.eval()
-        sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
-        self.generator(x)
-        sync()
-        times = []
-        for _ in range(max(self.speed_repeats, 1)):
-            start = time.perf_counter()
-            self.generator(x)
-            sync()
-            times.append((time.perf_counter() - start) / batch_size)
-        self.generator.train(was_training)
-        return float(np.median(times))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,8 @@ class SupervisedModule(PhysmlModule):
     metrics and what a prediction is.
     """
 
+    metric_directions: ClassVar[dict[str, str]] = {"val/loss": "min", "val/acc": "max", "val/mse": "min"}
+
     def __init__(
         self,
         net: nn.Module,
@@ -29,8 +31,8 @@ class SupervisedModule(PhysmlModule):
         scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__(optimizer, scheduler)
-        require(task in ("class", "regression"), "model.task", "'class' or 'regression'", task)
-        require(task == "class" or num_outputs == 1, "model.num_outputs", "1 for regression", num_outputs)
+        require(task in ("class", "regression"), "task", "'class' or 'regression'", task)
+        require(task == "class" or num_outputs == 1, "num_outputs", "1 for regression", num_outputs)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.net = net
         self.task = task

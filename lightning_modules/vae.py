@@ -3,14 +3,13 @@
 loss = reconstruction + c · KL, with the reconstruction measured by default by the
 spin-adapted error ε of the paper, so the network is not asked to guess which of two
 globally flipped (degenerate) ordered states it was shown. Test outputs per sample: ε of
-the deterministic reconstruction (z = μ), the latent mean μ and the KL term; for the
-streams named in ``reconstruction_streams`` also the input and its reconstruction.
+the deterministic reconstruction (z = μ), the latent mean μ and the KL term;
+:class:`physml.callbacks.ReconstructionWriter` adds the images for chosen test streams.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +41,13 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class VAE(PhysmlModule):
     """A VAE trained on configurations only (unsupervised): the input is its own target."""
 
+    metric_directions: ClassVar[dict[str, str]] = {
+        "val/loss": "min",
+        "val/recon": "min",
+        "val/kl": "min",
+        "val/eps": "min",
+    }
+
     def __init__(
         self,
         net: ConvVAE,
@@ -49,22 +55,19 @@ class VAE(PhysmlModule):
         scheduler: SchedulerFactory | None = None,
         kl_weight: float = 1.0e-3,
         recon_loss: str = "eps",
-        reconstruction_streams: Sequence[str] = ("test_examples",),
     ) -> None:
         super().__init__(optimizer, scheduler)
         require(
             recon_loss in RECON_LOSSES,
-            "model.recon_loss",
+            "recon_loss",
             f"one of {list(RECON_LOSSES)}",
             recon_loss,
         )
-        require(kl_weight >= 0, "model.kl_weight", "numbers >= 0", kl_weight)
-        reconstruction_streams = [str(name) for name in reconstruction_streams]  # plain, picklable
+        require(kl_weight >= 0, "kl_weight", "numbers >= 0", kl_weight)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.net = net
         self.kl_weight = float(kl_weight)
         self.recon_loss = recon_loss
-        self.reconstruction_streams = reconstruction_streams
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.net(x)
@@ -121,19 +124,3 @@ class VAE(PhysmlModule):
         x = batch["input"]
         x_hat, mu, logvar = self.reconstruct(x)
         return {"eps": spin_adapted_error(x, x_hat), "mu": mu, "kl": kl_divergence(mu, logvar)}
-
-    def _stream_name(self, dataloader_idx: int) -> str | None:
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        names = getattr(dm, "test_stream_names", None)
-        return names[dataloader_idx] if names and dataloader_idx < len(names) else None
-
-    def test_step(
-        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, torch.Tensor]:
-        out = super().test_step(batch, batch_idx, dataloader_idx)
-        if self._stream_name(dataloader_idx) in self.reconstruction_streams:
-            x = batch["input"]
-            x_hat, _, _ = self.reconstruct(x)
-            out["x"] = x[:, 0].detach()
-            out["recon"] = x_hat[:, 0].detach()
-        return out

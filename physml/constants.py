@@ -17,6 +17,8 @@ NU_ISING_2D = 1.0
 #: Site-percolation threshold of the infinite square lattice, 0.59274605079210(2)
 #: (J. L. Jacobsen, J. Phys. A 48, 454003 (2015)); quoted in the review's section 3.1.
 PC_SQUARE_SITE = 0.59274605079210
+#: The finite-size threshold p_c(L = 100) the review uses for its percolation data (§3).
+PC_L100_REVIEW = 0.585
 #: Correlation-length exponent of 2D percolation, ν = 4/3 (M. den Nijs, J. Phys. A 12,
 #: 1857 (1979); B. Nienhuis, J. Phys. A 15, 199 (1982)).
 NU_PERCOLATION_2D = 4.0 / 3.0

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from physml.errors import ConfigError
 
@@ -189,9 +189,3 @@ def global_rank_from_env() -> int:
         if value is not None and value.isdigit():
             return int(value)
     return 0
-
-
-def describe(cfg: DictConfig) -> str:
-    """One line for the log: the hardware keys that decide where a job runs."""
-    hw = OmegaConf.to_container(cfg.hardware, resolve=True) if "hardware" in cfg else {}
-    return ", ".join(f"{k}={v}" for k, v in hw.items())

@@ -1,62 +1,17 @@
-"""Per-sample test predictions, saved with their labels so analysis can be rerun."""
+"""Per-sample test predictions with their labels, stored so analysis can be rerun from disk.
+
+Layout: one Zarr group per test stream (``test``, ``test_pc``, ...) holding one array per
+output key (``pred``, ``probs``, every label, the sample ``index``).
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
-import torch
 import zarr
 
-
-class PredictionWriter(pl.Callback):
-    """Collects what ``test_step`` returns and writes ``predictions.zarr/<stream>/<key>``."""
-
-    def __init__(self, path: str | Path, stream_names: list[str] | None = None) -> None:
-        self.path = Path(path)
-        self.stream_names = stream_names
-        self._buffers: dict[int, dict[str, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
-
-    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._buffers.clear()
-
-    def on_test_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        if not isinstance(outputs, dict):
-            return
-        for key, value in outputs.items():
-            if torch.is_tensor(value):
-                self._buffers[dataloader_idx][key].append(value.detach().float().cpu().numpy()
-                                                          if value.dtype == torch.bfloat16
-                                                          else value.detach().cpu().numpy())
-
-    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        streams = {idx: {k: np.concatenate(v) for k, v in arrays.items()} for idx, arrays in self._buffers.items()}
-        if trainer.world_size > 1:
-            streams = gather_to_rank_zero(streams, trainer.global_rank, trainer.world_size)
-        if trainer.global_rank != 0 or not streams:
-            return
-        names = self.stream_names or getattr(trainer.datamodule, "test_stream_names", None) or []
-        root = zarr.open_group(str(self.path), mode="a")
-        for idx, arrays in sorted(streams.items()):
-            stream = names[idx] if idx < len(names) else f"test_{idx}"
-            if stream in root:
-                del root[stream]
-            group = root.create_group(stream)
-            for key, data in arrays.items():
-                group.create_array(key, shape=data.shape, dtype=data.dtype)[...] = data
-
-
+#: per-stream output arrays: stream position -> key -> samples-first array
 Streams = dict[int, dict[str, np.ndarray]]
 
 
@@ -88,6 +43,17 @@ def merge_shards(parts: list[Streams]) -> Streams:
             arrays = {k: v[first] for k, v in arrays.items()}
         merged[idx] = arrays
     return merged
+
+
+def write_predictions(path: str | Path, named: dict[str, dict[str, np.ndarray]]) -> None:
+    """Write (or replace) the named streams in ``path``."""
+    root = zarr.open_group(str(path), mode="a")
+    for stream, arrays in named.items():
+        if stream in root:
+            del root[stream]
+        group = root.create_group(stream)
+        for key, data in arrays.items():
+            group.create_array(key, shape=data.shape, dtype=data.dtype)[...] = data
 
 
 def load_predictions(path: str | Path) -> dict[str, dict[str, np.ndarray]]:

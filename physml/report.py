@@ -1,149 +1,116 @@
 """`physml report DIR`: one self-contained HTML page for a run or a whole multirun.
 
-For every run directory under DIR (a directory with ``.hydra/config.yaml``) the system's
-analysis is rebuilt from the run's own config and rerun on its saved
-``predictions.zarr``, so figures and tables always reflect the current analysis code.
-Metrics are then aggregated over seeds: runs are grouped by their sweep overrides minus
-``seed``, and each group gets mean ± std of every metric, including the numbers the paper
-quotes from training curves (minimum validation loss, maximum validation accuracy over
-epochs, read from ``csv/version_*/metrics.csv``). Figures are embedded as base64 PNG and
-tables as HTML, so the page opens offline in any browser.
+For every run directory under DIR the system's analysis is rebuilt from the run's own
+config and rerun on its saved predictions, so figures and tables always reflect the
+current analysis code. Metrics are aggregated over seeds: runs are grouped by their sweep
+overrides minus the seed, and each group gets mean ± std of every metric, including the
+best-over-epochs validation numbers (in the direction each model declared). Then the
+cross-run studies the systems' specs name (phase maps, size studies, comparisons) run on
+the groups of runs they apply to. Figures are embedded as base64 PNG and tables as HTML,
+so the page opens offline in any browser. Runs are read through the run store only.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import csv
 import datetime as dt
 import html
-import json
 import math
 import sys
 import traceback
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-SEED_KEYS = ("seed",)
+from physml.analysis.common import AnalysisInputs, AnalysisResult
+from physml.analysis.studies import SEED_KEYS, Study, aggregate
+from physml.runstore import RunRecord, RunStore, find_runs, save_result
 
 
 @dataclass
-class Run:
-    """What the report knows about one run directory."""
+class StudyOutput:
+    """One study's result on one group of runs, with its figures on disk."""
 
-    path: Path
     name: str
-    overrides: list[str]
-    metrics: dict[str, float] = field(default_factory=dict)
+    runs: list[RunRecord]
+    result: AnalysisResult
     figures: dict[str, Path] = field(default_factory=dict)
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    system: str = ""
 
 
-def find_runs(root: Path) -> list[Path]:
-    """Run directories at or below ``root`` (DDP helper dirs such as .pl_hydra_rank_1 skipped)."""
-    if (root / ".hydra" / "config.yaml").exists():
-        return [root]
-    found = [p.parent.parent for p in root.rglob(".hydra/config.yaml")]
-    runs = [p for p in found if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+def record_run(run_dir: Path, out_dir: Path, recompute: bool = True) -> RunRecord:
+    """What the report knows about one run: metrics, best epochs, and its analysis (recomputed when possible)."""
+    from omegaconf import open_dict
 
-    def order(p: Path) -> tuple:
-        return tuple(int(s) if s.isdigit() else math.inf for s in p.relative_to(root).parts) + (str(p),)
-
-    return sorted(runs, key=order)
-
-
-def read_overrides(run: Path) -> list[str]:
-    import yaml
-
-    path = run / ".hydra" / "overrides.yaml"
-    if not path.exists():
-        return []
-    return [str(o) for o in (yaml.safe_load(path.read_text()) or [])]
-
-
-def curve_metrics(run: Path) -> dict[str, float]:
-    """Best-over-epochs validation numbers: min of losses/errors, max of accuracies.
-
-    All ``csv/version_*`` files are read, so a resumed run counts its earlier attempts too.
-    """
-    values: dict[str, list[float]] = defaultdict(list)
-    for path in sorted(run.glob("csv/version_*/metrics.csv")):
-        with path.open() as fh:
-            for row in csv.DictReader(fh):
-                for key, text in row.items():
-                    if key and key.startswith("val/") and text not in (None, ""):
-                        try:
-                            values[key].append(float(text))
-                        except ValueError:
-                            continue
-    out: dict[str, float] = {}
-    for key, seq in values.items():
-        finite = [v for v in seq if math.isfinite(v)]
-        if not finite:
-            continue
-        if any(word in key for word in ("acc", "f1", "auroc", "r2")):
-            out[f"{key}_max"] = max(finite)
-        else:
-            out[f"{key}_min"] = min(finite)
-    return out
-
-
-def analyse_run(run_dir: Path, out_dir: Path, recompute: bool = True) -> Run:
-    """Load one run: its metrics, curve extrema, and its figures (recomputed when possible)."""
-    from omegaconf import OmegaConf, open_dict
-
+    from physml.build import build_analysis
     from physml.config import register_resolvers
 
     register_resolvers()
-    run = Run(path=run_dir, name=str(run_dir.name), overrides=read_overrides(run_dir))
-    summary = run_dir / "summary.json"
-    if summary.exists():
-        run.metrics.update(json.loads(summary.read_text()).get("metrics", {}))
-    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    run.system = str(OmegaConf.select(cfg, "system.name", default="") or "")
-    preds = run_dir / "predictions.zarr"
-    analysis_cfg = OmegaConf.select(cfg, "system.analysis")
+    store = RunStore(run_dir)
+    cfg = store.config()
+    summary = store.summary()
+    record = RunRecord(
+        path=run_dir,
+        config=cfg,
+        overrides=store.overrides(),
+        metrics=dict(summary.get("metrics", {})),
+        trackers=dict(summary.get("trackers", {})),
+    )
     done = False
-    if recompute and analysis_cfg is not None and preds.exists():
+    if recompute and store.predictions_path.exists():
         try:
-            from hydra.utils import instantiate
-
-            from physml.predictions import load_predictions
-
             with open_dict(cfg):
                 cfg.paths.output_dir = str(run_dir)  # ${hydra:...} does not resolve outside Hydra
-            analysis = instantiate(cfg.system.analysis)
-            result = analysis(load_predictions(preds), out_dir)
-            run.metrics.update(result.metrics)
-            run.figures = dict(result.figures)
-            run.tables = dict(result.tables)
+            result = build_analysis(cfg)(AnalysisInputs(store.predictions(), store.history()))
+            record.figures = save_result(result, out_dir)
+            record.metrics.update(result.metrics)
+            record.tables = dict(result.tables)
+            record.notes.extend(result.notes)
             done = True
         except Exception as exc:  # noqa: BLE001 - one broken run must not sink the report
-            run.notes.append(f"analysis could not be recomputed ({type(exc).__name__}: {exc}); saved figures shown")
+            record.notes.append(f"analysis could not be recomputed ({type(exc).__name__}: {exc}); saved figures shown")
             traceback.print_exc()
     elif recompute:
-        run.notes.append("no predictions.zarr or no system.analysis: saved figures shown")
+        record.notes.append("no predictions: saved figures shown")
     if not done:
-        run.figures = {p.stem: p for p in sorted((run_dir / "figures").glob("*.png"))}
-    run.metrics.update(curve_metrics(run_dir))
-    run.metrics = {k: float(v) for k, v in run.metrics.items() if isinstance(v, int | float)}
-    return run
+        record.figures = {p.stem: p for p in sorted(store.figures_dir.glob("*.png"))}
+    record.metrics.update(store.best_metrics())
+    record.metrics = {k: float(v) for k, v in record.metrics.items() if isinstance(v, int | float)}
+    return record
 
 
-def group_runs(runs: list[Run]) -> tuple[list[str], dict[str, list[Run]]]:
+def run_studies(records: list[RunRecord], out_dir: Path) -> list[StudyOutput]:
+    """Every study the runs' system specs name, on every group of runs it applies to."""
+    from physml.spec import import_object, spec_of
+
+    outputs = []
+    for system in sorted({r.system for r in records}):
+        runs = [r for r in records if r.system == system]
+        spec = spec_of(str(runs[0].setting("system.datamodule._target_")))
+        for path in spec.studies:
+            study: Study = import_object(path)()
+            for i, group in enumerate(study.groups(runs)):
+                try:
+                    result = study(group)
+                except Exception as exc:  # noqa: BLE001 - a failing study is reported, not fatal
+                    traceback.print_exc()
+                    result = AnalysisResult(notes=[f"study failed ({type(exc).__name__}: {exc})"])
+                where = out_dir / "studies" / f"{study.name}_{i}"
+                outputs.append(StudyOutput(study.name, group, result, save_result(result, where)))
+    return outputs
+
+
+def group_runs(runs: list[RunRecord]) -> tuple[list[str], dict[str, list[RunRecord]]]:
     """(overrides shared by all runs, group label -> runs) with seeds pooled in one group."""
+
     def varying(o: str) -> bool:
         return o.split("=", 1)[0].lstrip("+~") not in SEED_KEYS
 
     sets = [set(filter(varying, r.overrides)) for r in runs]
     common = set.intersection(*sets) if sets else set()
-    groups: dict[str, list[Run]] = {}
+    groups: dict[str, list[RunRecord]] = {}
     for run, overrides in zip(runs, sets, strict=True):
         label = " ".join(o for o in run.overrides if o in overrides - common) or "all runs"
         groups.setdefault(label, []).append(run)
@@ -151,15 +118,10 @@ def group_runs(runs: list[Run]) -> tuple[list[str], dict[str, list[Run]]]:
     return fixed, groups
 
 
-def aggregate(runs: list[Run]) -> dict[str, tuple[float, float, int]]:
-    """metric -> (mean, sample std (0 for one run), number of runs that have it)."""
+def group_statistics(runs: list[RunRecord]) -> dict[str, tuple[float, float, int]]:
+    """metric -> (mean, sample std, number of runs that have it)."""
     keys = sorted({k for r in runs for k in r.metrics})
-    out = {}
-    for key in keys:
-        vals = np.array([r.metrics[key] for r in runs if key in r.metrics], dtype=float)
-        std = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-        out[key] = (float(vals.mean()), std, len(vals))
-    return out
+    return {key: aggregate(r.metrics[key] for r in runs if key in r.metrics) for key in keys}
 
 
 # ---- HTML ----------------------------------------------------------------------------
@@ -176,7 +138,7 @@ code{background:#f4f4f4;padding:1px 4px} .note{color:#a40}
 
 def _fmt(value: float) -> str:
     if not math.isfinite(value):
-        return str(value)
+        return "–" if math.isnan(value) else str(value)
     return f"{value:.4g}"
 
 
@@ -211,9 +173,9 @@ def _metric_order(keys: set[str]) -> list[str]:
     return sorted(keys, key=rank)
 
 
-def _aggregate_table(groups: dict[str, list[Run]]) -> str:
+def _aggregate_table(groups: dict[str, list[RunRecord]]) -> str:
     """One row per metric, one column per group of runs (seeds pooled)."""
-    stats = {label: aggregate(runs) for label, runs in groups.items()}
+    stats = {label: group_statistics(runs) for label, runs in groups.items()}
     keys = _metric_order({k for s in stats.values() for k in s})
     head = '<th class="l">metric</th>' + "".join(
         f"<th>g{i}: {html.escape(label)}<br><small>{len(groups[label])} run(s)</small></th>"
@@ -233,7 +195,7 @@ def _aggregate_table(groups: dict[str, list[Run]]) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _runs_table(runs: list[Run], root: Path) -> str:
+def _runs_table(runs: list[RunRecord], root: Path) -> str:
     keys = [k for k in _metric_order({k for r in runs for k in r.metrics}) if k.startswith(("val/", "test/"))]
     head = '<th class="l">run</th><th class="l">overrides</th>' + "".join(f"<th>{html.escape(k)}</th>" for k in keys)
     rows = []
@@ -244,7 +206,7 @@ def _runs_table(runs: list[Run], root: Path) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _aggregate_figure(groups: dict[str, list[Run]], out_dir: Path) -> Path | None:
+def _aggregate_figure(groups: dict[str, list[RunRecord]], out_dir: Path) -> Path | None:
     """Mean ± std per group of the headline numbers (val extrema and test metrics)."""
     import matplotlib
 
@@ -260,8 +222,8 @@ def _aggregate_figure(groups: dict[str, list[Run]], out_dir: Path) -> Path | Non
     fig, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.8), squeeze=False)
     labels = list(groups)
     for ax, key in zip(axes[0], keys, strict=True):
-        stats = [aggregate(groups[g]).get(key, (np.nan, 0.0, 0)) for g in labels]
-        ax.errorbar(range(len(labels)), [s[0] for s in stats], yerr=[s[1] for s in stats], fmt="o", capsize=4)
+        stats = [group_statistics(groups[g]).get(key, (np.nan, np.nan, 0)) for g in labels]
+        ax.errorbar(range(len(labels)), [s[0] for s in stats], yerr=[np.nan_to_num(s[1]) for s in stats], fmt="o", capsize=4)
         for i, g in enumerate(labels):
             vals = [r.metrics[key] for r in groups[g] if key in r.metrics]
             ax.plot([i] * len(vals), vals, ".", color="0.6", zorder=0)
@@ -273,7 +235,7 @@ def _aggregate_figure(groups: dict[str, list[Run]], out_dir: Path) -> Path | Non
     return save_figure(fig, out_dir / "seed_aggregate.png")
 
 
-def render(root: Path, runs: list[Run], out_dir: Path) -> str:
+def render(root: Path, runs: list[RunRecord], studies: list[StudyOutput], out_dir: Path) -> str:
     fixed, groups = group_runs(runs)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -293,6 +255,13 @@ def render(root: Path, runs: list[Run], out_dir: Path) -> str:
     agg_fig = _aggregate_figure(groups, out_dir)
     if agg_fig is not None:
         parts.append(_img(agg_fig, wide=True))
+    for output in studies:
+        names = ", ".join(html.escape(str(r.path.relative_to(root)) if r.path != root else r.path.name) for r in output.runs)
+        parts.append(f"<h2>Study: {html.escape(output.name)}</h2><p>runs: {names}</p>")
+        parts.extend(f'<p class="note">{html.escape(n)}</p>' for n in output.result.notes)
+        parts.extend(_img(p, wide=True) for p in output.figures.values())
+        for name, rows in output.result.tables.items():
+            parts.append(f"<h4>{html.escape(name)}</h4>{_table(rows)}")
     parts.append("<h2>Runs</h2><p>validation and test metrics per run; all metrics in each run's tables</p>")
     parts.append(_runs_table(runs, root))
     shown = {id(runs_[0]) for runs_ in groups.values()}
@@ -311,18 +280,19 @@ def render(root: Path, runs: list[Run], out_dir: Path) -> str:
 
 
 def build_report(root: Path, out: Path | None = None, recompute: bool = True) -> Path:
-    """Analyse every run under ``root`` and write the HTML page (default ``root/report.html``)."""
+    """Analyse every run under ``root``, run the studies, and write the HTML page (default ``root/report.html``)."""
     root = root.resolve()
     run_dirs = find_runs(root)
     if not run_dirs:
         raise FileNotFoundError(f"{root} holds no run (no .hydra/config.yaml below it)")
     work = root / "report_files"
-    runs = []
+    records = []
     for run_dir in run_dirs:
         rel = run_dir.relative_to(root) if run_dir != root else Path("run")
-        runs.append(analyse_run(run_dir, work / rel, recompute=recompute))
+        records.append(record_run(run_dir, work / rel, recompute=recompute))
+    studies = run_studies(records, work)
     out = out or root / "report.html"
-    out.write_text(render(root, runs, work), encoding="utf-8")
+    out.write_text(render(root, records, studies, work), encoding="utf-8")
     return out
 
 

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import hydra
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from physml.config import register_resolvers, section, validate
+from physml.build import build_datamodule
+from physml.config import register_resolvers, validate
 from physml.errors import ConfigError
 from physml.launch import pin_job
 from physml.store import generate
@@ -44,12 +44,11 @@ def simulate(cfg: DictConfig) -> list[Path]:
     """
     validate(cfg)
     pin_job(cfg)  # with hardware=local_parallel: this job's share of the cores
-    with section("system"):
-        datamodule = instantiate(cfg.system.datamodule)
+    datamodule = build_datamodule(cfg)
     names = list(datamodule.specs) if cfg.split == "all" else [cfg.split]
     for name in names:
         if name not in datamodule.specs:
-            raise ConfigError(f"split={name!r} is invalid: allowed 'all' or one of {sorted(datamodule.specs)}")
+            raise ConfigError(field="split", value=name, allowed=f"'all' or one of {sorted(datamodule.specs)}")
     paths = []
     for name in names:
         spec = datamodule.specs[name]

@@ -30,7 +30,7 @@ import numpy as np
 import zarr
 from tqdm.auto import tqdm
 
-from physml.errors import ConfigError
+from physml.errors import ConfigError, require
 from physml.simulator import ArraySpec, Simulator
 
 FORMAT_VERSION = 1
@@ -66,10 +66,8 @@ class DatasetSpec:
     shard_units: int = 64
 
     def __post_init__(self) -> None:
-        if self.units_per_point < 1:
-            raise ConfigError(f"units_per_point={self.units_per_point} is invalid: allowed >= 1")
-        if self.shard_units < 1:
-            raise ConfigError(f"shard_units={self.shard_units} is invalid: allowed >= 1")
+        require(self.units_per_point >= 1, "units_per_point", "integers >= 1", self.units_per_point)
+        require(self.shard_units >= 1, "shard_units", "integers >= 1", self.shard_units)
 
     @property
     def num_units(self) -> int:
@@ -210,7 +208,7 @@ class ShardedStore:
         """Simulate shard ``shard``, write every array whole, then its marker. Returns samples."""
         spec = self.spec
         if not 0 <= shard < spec.num_shards:
-            raise ConfigError(f"shard={shard} is invalid: allowed 0..{spec.num_shards - 1}")
+            raise ConfigError(field="shard", value=shard, allowed=f"0..{spec.num_shards - 1}")
         units = spec.shard_units_range(shard)
         points = np.arange(units.start, units.stop) // spec.units_per_point
         data = spec.simulator.generate(points, spec.shard_rng(shard))
@@ -272,6 +270,14 @@ def generate(
                 futures = [pool.submit(_write_shard_job, spec, str(data_dir), k) for k in todo]
                 for fut in as_completed(futures):
                     bar.update(fut.result())
+    return store.path
+
+
+def require_complete(spec: DatasetSpec, data_dir: str | os.PathLike) -> Path:
+    """The path of a dataset that exists with every shard complete, else a ConfigError saying how to make it."""
+    store = ShardedStore(spec, data_dir)
+    if not (store.path / "zarr.json").exists() or store.missing_shards():
+        raise ConfigError(f"dataset {spec.split!r} at {store.path} is incomplete: run prepare_data / `physml simulate`")
     return store.path
 
 

@@ -454,15 +454,9 @@ class PercolationSimulator(Simulator):
             [n_occupied(p, self.params.L) for p in self.params.p_values], dtype=np.int64
         )
 
-
     @property
     def num_points(self) -> int:
         return len(self.params.p_values)
-
-    @property
-    def occupied_sites(self) -> np.ndarray:
-        """Exact number of occupied sites, round(p_j * L**2), at each grid point j."""
-        return self._n_occ.copy()
 
     def schema(self) -> dict[str, ArraySpec]:
         L = self.params.L

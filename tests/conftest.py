@@ -1,11 +1,10 @@
-"""Shared fixtures: compose the real Hydra config, shrunk to tiny sizes in a tmp dir."""
+"""Shared helpers: compose the real Hydra config in a tmp dir (``debug=tiny`` shrinks any system)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
@@ -16,18 +15,8 @@ CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
-TINY_PERCOLATION = [
-    "system.L=16",
-    "system.p_values=[0.2,0.45,0.585,0.7,0.9]",
-    "system.train_per_p=8",
-    "system.test_per_p=4",
-    "data.batch_size=16",
-    "data.shard_units=4",
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=1",
-    "trainer.enable_progress_bar=false",
-]
+#: the tiny sizes of conf/debug_size/tiny/<system>.yaml and one epoch of two batches
+TINY = ["debug=tiny"]
 
 
 def compose_config(overrides: list[str], tmp_path: Path, config_name: str = "train") -> DictConfig:
@@ -41,8 +30,3 @@ def compose_config(overrides: list[str], tmp_path: Path, config_name: str = "tra
         cfg.paths.output_dir = str(tmp_path / "run")
         cfg.paths.log_dir = str(tmp_path / "runs")
     return cfg
-
-
-@pytest.fixture
-def tiny_percolation() -> list[str]:
-    return list(TINY_PERCOLATION)

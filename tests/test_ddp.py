@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from physml.predictions import load_predictions, merge_shards
-from tests.conftest import TINY_PERCOLATION, compose_config
+from tests.conftest import TINY, compose_config
 from train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 # 15 test samples: DistributedSampler on 2 ranks pads one duplicate
-TINY_ODD = [o for o in TINY_PERCOLATION if not o.startswith("system.test_per_p")] + ["system.test_per_p=3"]
+TINY_ODD = [*TINY, "system.test_per_p=3"]
 
 
 def test_merge_shards_drops_distributed_sampler_padding() -> None:

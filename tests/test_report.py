@@ -12,8 +12,9 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from physml.report import Run, aggregate, build_report, curve_metrics, group_runs, main
-from tests.conftest import TINY_PERCOLATION, compose_config
+from physml.report import build_report, group_runs, group_statistics, main
+from physml.runstore import RunRecord, RunStore
+from tests.conftest import TINY, compose_config
 from train import train
 
 
@@ -21,7 +22,7 @@ from train import train
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real tiny run, laid out as Hydra leaves it (config and overrides in .hydra/)."""
     tmp = tmp_path_factory.mktemp("report")
-    overrides = [*TINY_PERCOLATION, "system.target=spanning"]
+    overrides = [*TINY, "system.target=spanning"]
     cfg = compose_config(overrides, tmp)
     train(cfg)
     run = Path(cfg.paths.output_dir)
@@ -53,7 +54,7 @@ def test_single_run_report_recomputes_figures_and_reads_curves(trained_run: Path
         assert (trained_run / "report_files" / "run" / f"{name}.png").stat().st_size > 1000
     assert "val/loss_min" in html and "val/acc_max" in html and "spanning_vs_p" in html
     assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
-    best = curve_metrics(trained_run)
+    best = RunStore(trained_run).best_metrics()
     import csv
 
     rows = list(csv.DictReader(next(trained_run.glob("csv/version_*/metrics.csv")).open()))
@@ -68,17 +69,17 @@ def test_multirun_report_aggregates_over_seeds_by_non_seed_overrides(trained_run
     assert "overrides shared by all runs: <code>system.L=16</code>" in html
     assert "model.optimizer.lr=0.1" in html and "model.optimizer.lr=0.01" in html
     assert "2 ± 1.414" in html  # lr=0.1: test/loss 1 and 3
-    assert "5 ± 0</td>" in html  # lr=0.01: 5 and 5
+    assert "5 ± 0</td>" in html  # lr=0.01: 5 and 5 (a real spread of zero, not a single run)
     assert 'alt="seed_aggregate"' in html
 
 
 def test_grouping_and_statistics() -> None:
-    runs = [Run(Path(f"/r/{i}"), str(i), [f"a={a}", f"seed={s}", "x=1"], metrics={"m": float(v)})
+    runs = [RunRecord(Path(f"/r/{i}"), None, [f"a={a}", f"seed={s}", "x=1"], metrics={"m": float(v)})
             for i, (a, s, v) in enumerate([(1, 0, 1), (1, 1, 2), (2, 0, 10), (2, 1, 20)])]
     fixed, groups = group_runs(runs)
     assert fixed == ["x=1"]
     assert list(groups) == ["a=1", "a=2"]
-    mean, std, n = aggregate(groups["a=2"])["m"]
+    mean, std, n = group_statistics(groups["a=2"])["m"]
     assert (mean, n) == (15.0, 2) and np.isclose(std, np.std([10, 20], ddof=1))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pytest
 
@@ -164,14 +162,10 @@ def test_uniform_state_draws_no_boxes() -> None:
 # ----------------------------------------------------------------------------- simulator
 
 
-def test_simulator_contract_and_determinism() -> None:
+def test_generated_labels_are_the_states_observables() -> None:
     sim = AndersonSimulator.from_config(M=8, w_values=[15.0, 18.0], image_size=32)
     pts = np.array([1, 0, 1])
     a = sim.generate(pts, np.random.default_rng(5))
-    b = pickle.loads(pickle.dumps(sim)).generate(pts, np.random.default_rng(5))
-    for k, spec in sim.schema().items():
-        assert a[k].shape == (3, *spec.shape) and a[k].dtype == np.dtype(spec.dtype), k
-        assert np.array_equal(a[k], b[k]), k
     np.testing.assert_allclose(a["psi2"].sum(axis=(1, 2, 3)), 1.0, atol=1e-5)
     assert np.array_equal(a["w"], np.float32([18.0, 15.0, 18.0]))
     assert np.array_equal(a["w_index"], np.int16([1, 0, 1]))
@@ -179,8 +173,6 @@ def test_simulator_contract_and_determinism() -> None:
         a["ipr"], (a["psi2"].astype(np.float64) ** 2).sum(axis=(1, 2, 3)), rtol=1e-5
     )
     assert np.all(np.abs(a["energy"]) < 0.5)
-    c = sim.generate(pts, np.random.default_rng(6))
-    assert not np.array_equal(a["psi2"], c["psi2"])
     proj = AndersonSimulator.from_config(
         M=8, w_values=[15.0], renderer="projections", image_size=20
     )
@@ -205,7 +197,6 @@ def test_defaults_are_the_papers() -> None:
         ({"solver": "lapack"}, "solver"),
         ({"image_size": 4}, "image_size"),
         ({"target_energy": 100.0}, "target_energy"),
-        ({"L": 3}, "allowed keys"),
     ],
 )
 def test_config_errors_name_the_field(kwargs: dict, field: str) -> None:

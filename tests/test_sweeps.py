@@ -16,7 +16,7 @@ from hydra.core.global_hydra import GlobalHydra
 import physml.launch as launch
 from physml.config import register_resolvers
 from physml.errors import ConfigError
-from tests.conftest import CONF_DIR, TINY_PERCOLATION, compose_config
+from tests.conftest import CONF_DIR, TINY, compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 HARDWARE_KEYS = {"accelerator", "devices", "num_nodes", "strategy", "precision", "num_workers"}
@@ -63,7 +63,7 @@ def test_lightning_ddp_inside_multirun_is_refused(tmp_path: Path, monkeypatch: p
 
 def test_ddp_multirun_fails_at_start_up_from_the_command_line(tmp_path: Path) -> None:
     args = [sys.executable, str(ROOT / "train.py"), "-m", "hardware=ddp", "hardware.accelerator=cpu",
-            "hardware.devices=2", "seed=0,1", f"paths.root_dir={tmp_path}", *TINY_PERCOLATION]
+            "hardware.devices=2", "seed=0,1", f"paths.root_dir={tmp_path}", *TINY]
     done = run_cmd(args, tmp_path, timeout=120)
     assert done.returncode == 2
     assert "configuration error: hardware: strategy='ddp'" in done.stderr
@@ -99,7 +99,7 @@ def test_run_dirs_never_collide_for_jobs_started_together(tmp_path: Path) -> Non
 @pytest.mark.slow  # ~60-120 s: three Python processes each import torch/lightning
 def test_local_parallel_multirun_gives_separate_complete_runs_and_a_report(tmp_path: Path) -> None:
     args = [sys.executable, str(ROOT / "train.py"), "-m", "hardware=local_parallel", "seed=0,1",
-            f"paths.root_dir={tmp_path}", *TINY_PERCOLATION]
+            f"paths.root_dir={tmp_path}", *TINY]
     done = run_cmd(args, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     (sweep,) = (tmp_path / "runs" / "train").glob("multirun_*")
@@ -128,7 +128,7 @@ def test_local_parallel_multirun_gives_separate_complete_runs_and_a_report(tmp_p
 def test_simulate_multirun_fills_disjoint_shards_in_parallel(tmp_path: Path) -> None:
     physml = [sys.executable, "-m", "physml.cli", "simulate"]
     args = ["-m", "hardware=local_parallel", "split=train", "shards=0:5,5:10", f"paths.root_dir={tmp_path}",
-            *TINY_PERCOLATION[:6]]
+            *TINY]
     done = run_cmd([*physml, *args], ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "shards 0..4 of 10" in done.stdout and "shards 5..9 of 10" in done.stdout
@@ -139,6 +139,6 @@ def test_simulate_multirun_fills_disjoint_shards_in_parallel(tmp_path: Path) -> 
     assert described["corrupt_shards"] in ([], None, {})
     # a re-run finds everything complete and rewrites nothing
     stamps = {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
-    again = run_cmd([*physml, "split=train", f"paths.root_dir={tmp_path}", *TINY_PERCOLATION[:6]], ROOT)
+    again = run_cmd([*physml, "split=train", f"paths.root_dir={tmp_path}", *TINY], ROOT)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()} == stamps

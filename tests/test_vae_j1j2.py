@@ -3,57 +3,35 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hydra.utils import instantiate
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 from torch import nn
 
 from lightning_modules.components.vae_nets import ConvVAE, Encoder, circular_conv, conv_stack
 from lightning_modules.vae import kl_divergence, spin_adapted_error
-from physml.analysis.j1j2 import (
-    ChainCurves,
+from physml.analysis.j1j2.boundaries import (
     boundary_from_eps,
     boundary_from_susceptibility,
-    chain_curves,
-    combine_runs,
     crossing_temperature,
-    grid_average,
-    guess_region,
     peak_temperature,
 )
-from physml.config import section
+from physml.analysis.j1j2.figures import plot_phase_map
+from physml.analysis.j1j2.grid import ChainCurves, chain_curves, grid_average
+from physml.analysis.j1j2.phase_map import analyse_region, combine_regions, guess_region
+from physml.build import build_datamodule
 from physml.errors import ConfigError
 from physml.predictions import load_predictions
-from tests.conftest import compose_config
+from physml.report import build_report
+from tests.conftest import TINY, compose_config
 from train import train
 
-TINY_J1J2 = [
-    "system=j1j2",
-    "model=vae",
-    "system.L=8",
-    "system.J2_values=[0.0,0.3,0.8,1.0]",
-    "system.T_max=3.0",
-    "system.T_min=0.2",
-    "system.dT=0.4",
-    "system.sweeps_per_T=20",
-    "system.chains=4",
-    "system.test_chains=2",
-    "system.example_J2=[0.3]",
-    "system.analysis.examples=[[0.3,0.2],[0.3,3.0]]",
-    "system.analysis.n_bootstrap=20",
-    "data.batch_size=16",
-    "data.shard_units=4",
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=2",
-    "trainer.limit_val_batches=1",
-    "trainer.enable_progress_bar=false",
-    "trainer.log_every_n_steps=1",
-]
+TINY_J1J2 = ["system=j1j2", "model=vae", *TINY]
 TINY_TEMPS = [0.2, 0.6, 1.0, 1.4, 1.8, 2.2, 2.6, 3.0]
 
 
@@ -137,7 +115,7 @@ def test_paper_training_regions_hold_1440_and_1800_configurations(tmp_path: Path
     counts = {}
     for region in ("low_J2", "high_J2"):
         cfg = compose_config(["system=j1j2", "model=vae", f"system.region={region}"], tmp_path)
-        dm = instantiate(cfg.system.datamodule)  # builds specs only; nothing is generated
+        dm = build_datamodule(cfg)  # builds specs only; nothing is generated
         counts[region] = dm.num_train_region_samples
         assert dm.simulator.samples_per_unit == 157
     assert counts == {"low_J2": 1440, "high_J2": 1800}
@@ -146,7 +124,7 @@ def test_paper_training_regions_hold_1440_and_1800_configurations(tmp_path: Path
 
 def test_region_selection_picks_only_the_ordered_low_t_region(tmp_path: Path) -> None:
     cfg = compose_config([*TINY_J1J2, "system.region=high_J2"], tmp_path)
-    dm = instantiate(cfg.system.datamodule)
+    dm = build_datamodule(cfg)
     dm.prepare_data()
     dm.setup("fit")
     dm.setup("test")
@@ -171,8 +149,8 @@ def test_empty_region_is_a_config_error(tmp_path: Path) -> None:
         [*TINY_J1J2, "system.regions.low_J2.J2_min=2.0", "system.regions.low_J2.J2_max=3.0"],
         tmp_path,
     )
-    with pytest.raises(ConfigError, match="train_region"), section("system"):
-        instantiate(cfg.system.datamodule)
+    with pytest.raises(ConfigError, match=r"system\.regions\.low_J2="):
+        build_datamodule(cfg)
 
 
 # ---------------------------------------------------------------------------------------
@@ -243,12 +221,14 @@ def test_combined_map_from_two_synthetic_runs(tmp_path: Path) -> None:
     low = _synthetic_eps({0.0: 2.3, 0.2: 1.7, 0.8: math.nan, 1.0: math.nan})
     high = _synthetic_eps({0.0: math.nan, 0.2: math.nan, 0.8: 1.6, 1.0: 2.1}, seed=1)
     assert guess_region({"test": low}) == "low_J2" and guess_region({"test": high}) == "high_J2"
-    res = combine_runs([({"test": high}, None, None), ({"test": low}, None, None)], tmp_path)
-    assert (tmp_path / "phase_map.png").stat().st_size > 1000
-    fr = res.metrics
-    assert 0.2 < fr["phase_map/fraction_ferromagnet"] < 0.3  # 2 of 4 J2 below ~2/4 of the T range
-    assert 0.2 < fr["phase_map/fraction_superantiferromagnet"] < 0.3
-    table = {r["J2"]: r for r in res.tables["phase_boundaries"]}
+    phase_map = combine_regions(
+        analyse_region({"test": low}, "low_J2", threshold=0.25), analyse_region({"test": high}, "high_J2", threshold=0.25)
+    )
+    assert len(plot_phase_map(phase_map).axes) == 1
+    fr = phase_map.fractions()
+    assert 0.2 < fr["ferromagnet"] < 0.3  # 2 of 4 J2 below ~2/4 of the T range
+    assert 0.2 < fr["superantiferromagnet"] < 0.3
+    table = {r["J2"]: r for r in phase_map.boundaries()}
     assert abs(table[0.0]["T_c_ferromagnet"] - 2.3) < 0.05 and math.isnan(
         table[0.0]["T_c_superantiferromagnet"]
     )
@@ -258,10 +238,11 @@ def test_combined_map_from_two_synthetic_runs(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------
 # end to end
 # ---------------------------------------------------------------------------------------
-def test_train_both_regions_end_to_end_with_combined_map(tmp_path: Path) -> None:
-    cfg = compose_config([*TINY_J1J2, "system.region=low_J2"], tmp_path / "low")
+def test_train_both_regions_end_to_end_with_combined_map_in_the_report(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    cfg = compose_config([*TINY_J1J2, "system.region=low_J2"], tmp_path)
     with open_dict(cfg):
-        cfg.paths.data_dir = str(tmp_path / "data")
+        cfg.paths.output_dir = str(runs / "low")
     metrics = train(cfg)
     run = Path(cfg.paths.output_dir)
     figs = run / "figures"
@@ -273,22 +254,20 @@ def test_train_both_regions_end_to_end_with_combined_map(tmp_path: Path) -> None
     assert {"T_c_eps", "T_c_eps_err", "T_c_chi", "T_c_chi_err", "order_parameter"} <= set(rows[0])
     preds = load_predictions(run / "predictions.zarr")
     assert preds["test"]["mu"].shape == (len(TINY_TEMPS) * 4 * 2, 2)
-    assert np.all((preds["test"]["eps"] >= 0) & (preds["test"]["eps"] <= 0.5 + 1e-6))
     assert preds["test_examples"]["recon"].shape == (len(TINY_TEMPS), 8, 8)
-    assert 0.0 <= metrics["eps/in_region"] <= 0.5 and "eps/threshold" in metrics
+    eps = preds["test"]["eps"]
+    assert metrics["test/eps_mean"] == pytest.approx(float(eps.mean()), rel=1e-5)
 
-    cfg2 = compose_config(
-        [
-            *TINY_J1J2,
-            "system.region=high_J2",
-            f"system.analysis.other_predictions={run / 'predictions.zarr'}",
-        ],
-        tmp_path / "high",
-    )
+    cfg2 = compose_config([*TINY_J1J2, "system.region=high_J2"], tmp_path)  # the same datasets
     with open_dict(cfg2):
-        cfg2.paths.data_dir = str(tmp_path / "data")  # the same datasets: nothing regenerated
-    metrics2 = train(cfg2)
-    assert (Path(cfg2.paths.output_dir) / "figures" / "phase_map.png").stat().st_size > 1000
-    assert sum(
-        v for k, v in metrics2.items() if k.startswith("phase_map/fraction_")
-    ) == pytest.approx(1.0)
+        cfg2.paths.output_dir = str(runs / "high")
+    train(cfg2)
+    for name, (path, overrides) in {"low": (run, ["system.region=low_J2"]), "high": (Path(cfg2.paths.output_dir), ["system.region=high_J2"])}.items():
+        (path / ".hydra").mkdir(exist_ok=True)
+        OmegaConf.save(cfg if name == "low" else cfg2, path / ".hydra" / "config.yaml")
+        (path / ".hydra" / "overrides.yaml").write_text("\n".join(f"- {o}" for o in overrides) + "\n")
+    build_report(runs)
+    study = runs / "report_files" / "studies" / "phase_map_0"
+    assert (study / "phase_map.png").stat().st_size > 1000
+    fractions = json.loads((study / "analysis_metrics.json").read_text())
+    assert sum(fractions.values()) == pytest.approx(1.0)

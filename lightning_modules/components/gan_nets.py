@@ -91,19 +91,19 @@ class UNetGenerator(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        require(norm in NORMS, "model.generator.norm", f"one of {NORMS}", norm)
-        require(0.0 <= dropout < 1.0, "model.generator.dropout", "values in [0, 1)", dropout)
+        require(norm in NORMS, "norm", f"one of {NORMS}", norm)
+        require(0.0 <= dropout < 1.0, "dropout", "values in [0, 1)", dropout)
         if num_downs is None:
             require(
                 image_size >= 4 and image_size & (image_size - 1) == 0,
-                "system.image_size",
+                "image_size",
                 "a power of 2 >= 4 for the U-Net (or set model.generator.num_downs)",
                 image_size,
             )
             num_downs = int(math.log2(image_size))
         require(
             num_downs >= 2 and image_size % 2**num_downs == 0,
-            "model.generator.num_downs",
+            "num_downs",
             f"an integer >= 2 with image_size ({image_size}) divisible by 2**num_downs",
             num_downs,
         )
@@ -154,14 +154,14 @@ class GlobalGenerator(nn.Module):
         norm: str = "instance",
     ) -> None:
         super().__init__()
-        require(norm in NORMS, "model.generator.norm", f"one of {NORMS}", norm)
+        require(norm in NORMS, "norm", f"one of {NORMS}", norm)
         require(
             n_down >= 1 and image_size % 2**n_down == 0 and image_size // 2**n_down >= 2,
-            "model.generator.n_down",
+            "n_down",
             f"an integer >= 1 with image_size ({image_size}) / 2**n_down an integer >= 2",
             n_down,
         )
-        require(n_blocks >= 0, "model.generator.n_blocks", "integers >= 0", n_blocks)
+        require(n_blocks >= 0, "n_blocks", "integers >= 0", n_blocks)
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7),
@@ -239,14 +239,14 @@ class MultiscaleDiscriminator(nn.Module):
         padding: int = 1,
     ) -> None:
         super().__init__()
-        require(norm in NORMS, "model.discriminator.norm", f"one of {NORMS}", norm)
-        require(num_scales >= 1, "model.discriminator.num_scales", "integers >= 1", num_scales)
-        require(n_layers >= 1, "model.discriminator.n_layers", "integers >= 1", n_layers)
-        require(padding in (1, 2), "model.discriminator.padding", "1 (pix2pix) or 2 (pix2pixHD)", padding)
+        require(norm in NORMS, "norm", f"one of {NORMS}", norm)
+        require(num_scales >= 1, "num_scales", "integers >= 1", num_scales)
+        require(n_layers >= 1, "n_layers", "integers >= 1", n_layers)
+        require(padding in (1, 2), "padding", "1 (pix2pix) or 2 (pix2pixHD)", padding)
         smallest = image_size // 2 ** (num_scales - 1)
         require(
             _patch_out(smallest, n_layers, padding) >= 1,
-            "model.discriminator.n_layers",
+            "n_layers",
             f"fewer layers or scales: image_size {image_size} at scale {num_scales - 1} "
             f"({smallest} px) leaves no patch",
             n_layers,

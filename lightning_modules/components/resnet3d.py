@@ -22,7 +22,6 @@ def resnet3d18(
     num_outputs: int,
     stem: str = "cubic",
     periodic: bool = True,
-    input_kind: str = "volume",
 ) -> nn.Module:
     """r3d_18 with a stem for ``in_channels``-channel cubic volumes.
 
@@ -30,15 +29,11 @@ def resnet3d18(
     volume becomes (M/2)³). ``stem="small"``: 3³ convolution, stride 1, which keeps the
     resolution of small lattices (M ≤ 16) at a higher cost. ``stem="video"``:
     torchvision's (3, 7, 7)/(1, 2, 2) stem, for comparison. ``periodic`` switches every
-    convolution to circular padding (periodic boundary conditions). ``input_kind`` is
-    the system's input (``system.input``): anything but a volume is a config error here,
-    at start-up, rather than a shape error in the first batch.
+    convolution to circular padding (periodic boundary conditions).
     """
-    require(input_kind == "volume", "system.input", "'volume' with model=resnet3d18 (images: model=resnet18)",
-            input_kind)
-    require(stem in STEMS, "model.net.stem", f"one of {STEMS}", stem)
-    require(in_channels >= 1, "model.net.in_channels", "integers >= 1", in_channels)
-    require(num_outputs >= 1, "model.net.num_outputs", "integers >= 1", num_outputs)
+    require(stem in STEMS, "stem", f"one of {STEMS}", stem)
+    require(in_channels >= 1, "in_channels", "integers >= 1", in_channels)
+    require(num_outputs >= 1, "num_outputs", "integers >= 1", num_outputs)
     net = r3d_18(weights=None, num_classes=num_outputs)
     if stem == "cubic":
         conv = nn.Conv3d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)

@@ -22,7 +22,7 @@ from physml.errors import require
 
 def circular_conv(c_in: int, c_out: int, kernel_size: int = 3) -> nn.Conv2d:
     """A 'same'-size convolution with periodic (circular) padding."""
-    require(kernel_size % 2 == 1, "model.net.kernel_size", "odd integers", kernel_size)
+    require(kernel_size % 2 == 1, "kernel_size", "odd integers", kernel_size)
     return nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, padding_mode="circular")
 
 
@@ -57,8 +57,8 @@ class Encoder(nn.Module):
         pooling: str = "mean",
     ) -> None:
         super().__init__()
-        require(pooling in ("mean", "flatten"), "model.net.pooling", "'mean' or 'flatten'", pooling)
-        require(len(channels) >= 1, "model.net.channels", "a non-empty list", list(channels))
+        require(pooling in ("mean", "flatten"), "pooling", "'mean' or 'flatten'", pooling)
+        require(len(channels) >= 1, "channels", "a non-empty list", list(channels))
         self.features = conv_stack([in_channels, *channels], kernel_size)
         self.pooling = pooling
         width = channels[-1] * (1 if pooling == "mean" else image_size * image_size)
@@ -93,14 +93,14 @@ class Decoder(nn.Module):
         upsample: int = 2,
     ) -> None:
         super().__init__()
-        require(upsample >= 1, "model.net.upsample", "integers >= 1", upsample)
+        require(upsample >= 1, "upsample", "integers >= 1", upsample)
         require(
             image_size % upsample == 0,
-            "model.net.upsample",
+            "upsample",
             f"a divisor of the lattice size L={image_size}",
             upsample,
         )
-        require(len(channels) >= 1, "model.net.channels", "a non-empty list", list(channels))
+        require(len(channels) >= 1, "channels", "a non-empty list", list(channels))
         self.coarse = image_size // upsample
         self.c0 = channels[0]
         self.dense = nn.Sequential(
@@ -143,8 +143,8 @@ class ConvVAE(nn.Module):
         upsample: int = 2,
     ) -> None:
         super().__init__()
-        require(latent_dim >= 1, "model.net.latent_dim", "integers >= 1", latent_dim)
-        require(image_size >= 2, "model.net.image_size", "integers >= 2", image_size)
+        require(latent_dim >= 1, "latent_dim", "integers >= 1", latent_dim)
+        require(image_size >= 2, "image_size", "integers >= 2", image_size)
         self.latent_dim = latent_dim
         self.encoder = Encoder(
             image_size,

@@ -1,10 +1,11 @@
-"""Pure functions from (predictions, labels, parameters) to tables and figures.
+"""Analysis of runs: per-run analyses (one per system) and cross-run studies for `physml report`.
 
-Each system has an analysis callable ``analyze(predictions, out_dir) -> AnalysisResult``
-configured under ``system.analysis``; ``train.py`` runs it after testing and
-``physml report`` reruns it from a saved ``predictions.zarr``.
+A per-run analysis is a callable ``analysis(AnalysisInputs) -> AnalysisResult`` whose
+class the system spec names and whose parameters come from ``system.analysis``;
+``train.py`` runs it after testing, ``physml report`` reruns it on saved predictions,
+and the run store writes its figures and tables.
 """
 
-from physml.analysis.common import AnalysisResult
+from physml.analysis.common import AnalysisInputs, AnalysisResult
 
-__all__ = ["AnalysisResult"]
+__all__ = ["AnalysisInputs", "AnalysisResult"]

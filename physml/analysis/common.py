@@ -1,9 +1,15 @@
-"""Shared analysis pieces: the result type, confusion matrices, figure and table output."""
+"""What every analysis shares: its inputs and result types, confusion matrices, figure output.
+
+An analysis is three layers: pure computations that return numbers and tables, figure
+functions that take those and return a matplotlib Figure, and an analysis class that
+composes both into an :class:`AnalysisResult`. Nothing here writes files except
+:func:`save_figure` and :func:`write_table`, which the run store calls.
+"""
 
 from __future__ import annotations
 
 import csv
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,21 +20,32 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+Predictions = Mapping[str, Mapping[str, np.ndarray]]
+#: per-epoch training log: epoch -> metric -> value (see physml.runstore.RunStore.history)
+History = Mapping[int, Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    """What a per-run analysis may read: the saved predictions and the training history."""
+
+    predictions: Predictions
+    history: History = field(default_factory=dict)
+
 
 @dataclass
 class AnalysisResult:
-    """Figures (name -> PNG path), scalar metrics and named tables (list of row dicts)."""
+    """Scalar metrics, named tables (lists of row dicts), figures, and warnings for the reader."""
 
-    figures: dict[str, Path] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    figures: dict[str, plt.Figure] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
-    def save(self, out_dir: Path) -> None:
-        """Write metrics.json and one CSV per table next to the figures."""
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "analysis_metrics.json").write_text(json.dumps(self.metrics, indent=2, sort_keys=True))
-        for name, rows in self.tables.items():
-            write_table(rows, out_dir / f"{name}.csv")
+    def with_metrics_table(self) -> AnalysisResult:
+        """Add the metrics as a table too (for the HTML report and the CSV next to the figures)."""
+        self.tables["metrics"] = [{"metric": k, "value": v} for k, v in sorted(self.metrics.items())]
+        return self
 
 
 def write_table(rows: list[dict[str, Any]], path: Path) -> None:
@@ -40,13 +57,6 @@ def write_table(rows: list[dict[str, Any]], path: Path) -> None:
         writer.writerows(rows)
 
 
-def confusion_matrix(true: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """Counts[i, j] = samples of true class i predicted as class j."""
-    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(counts, (true.astype(np.int64), pred.astype(np.int64)), 1)
-    return counts
-
-
 def save_figure(fig: plt.Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
@@ -54,9 +64,16 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def confusion_matrix(true: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts[i, j] = samples of true class i predicted as class j."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (true.astype(np.int64), pred.astype(np.int64)), 1)
+    return counts
+
+
 def plot_confusion(
-    counts: np.ndarray, labels: list[str], path: Path, title: str, xlabel: str = "true", ylabel: str = "predicted"
-) -> Path:
+    counts: np.ndarray, labels: list[str], title: str, xlabel: str = "true", ylabel: str = "predicted"
+) -> plt.Figure:
     """Confusion matrix drawn as in the review: true labels on x, predicted on y."""
     n = len(labels)
     size = max(4.0, 0.28 * n + 2)
@@ -72,4 +89,4 @@ def plot_confusion(
         for i in range(n):
             for j in range(n):
                 ax.text(i, j, str(counts[i, j]), ha="center", va="center", color="tab:red")
-    return save_figure(fig, path)
+    return fig

@@ -9,25 +9,23 @@ From the stored test predictions (``R``, ``pred_image``, ``true_image`` and the 
 * ``r_by_space_group.png`` — the distribution of R per space group with the number of
   test crystals per group (review Fig. 7), plus the table ``r_by_space_group.csv``;
 * ``r_vs_lattice.png`` — R against the cubic lattice parameter a;
-* ``r_histogram.png``.
+* ``r_histogram.png``;
 
-Command line (no retraining):
-
-    python -m physml.analysis.lacbed aggregate MULTIRUN_DIR     # mean ± std over seeds
-    python -m physml.analysis.lacbed compare RUN_A RUN_B         # R per space group, A vs B
+and, as a `physml report` study over runs that differ in one setting (e.g. balanced
+against plain sampling), R per space group of each group of runs side by side.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from physml.analysis.common import AnalysisResult, save_figure, write_table
+from physml.analysis.common import AnalysisInputs, AnalysisResult
+from physml.analysis.studies import Study, setting_label
+from physml.runstore import RunRecord
 
 #: Hermann–Mauguin symbols of the 36 cubic space groups (International Tables, vol. A)
 CUBIC_SYMBOLS = {
@@ -88,10 +86,9 @@ class LACBEDAnalysis:
 
     bins_lattice: int = 12
 
-    def __call__(self, predictions: dict[str, dict[str, np.ndarray]], out_dir: Path) -> AnalysisResult:
-        out_dir = Path(out_dir)
+    def __call__(self, inputs: AnalysisInputs) -> AnalysisResult:
         result = AnalysisResult()
-        for stream, data in predictions.items():
+        for stream, data in inputs.predictions.items():
             tag = "" if stream == "test" else f"{stream}_"
             r = data["R"].astype(np.float64)
             if len(r) == 0:
@@ -99,22 +96,14 @@ class LACBEDAnalysis:
             result.metrics.update({f"{stream}/{k}": v for k, v in r_summary(r).items()})
             rows = r_by_space_group(r, data["space_group"])
             result.tables[f"{tag}r_by_space_group"] = rows
-            result.figures[f"{tag}examples_mean_median"] = plot_examples(
-                data, out_dir / f"{tag}examples_mean_median.png"
-            )
-            result.figures[f"{tag}r_by_space_group"] = plot_r_by_space_group(
-                r, data["space_group"], out_dir / f"{tag}r_by_space_group.png"
-            )
-            result.figures[f"{tag}r_vs_lattice"] = plot_r_vs_lattice(
-                r, data["lattice_a"], out_dir / f"{tag}r_vs_lattice.png", self.bins_lattice
-            )
-            result.figures[f"{tag}r_histogram"] = plot_r_histogram(r, out_dir / f"{tag}r_histogram.png")
-        result.tables["metrics"] = [{"metric": k, "value": v} for k, v in sorted(result.metrics.items())]
-        result.save(out_dir)
-        return result
+            result.figures[f"{tag}examples_mean_median"] = plot_examples(data)
+            result.figures[f"{tag}r_by_space_group"] = plot_r_by_space_group(r, data["space_group"])
+            result.figures[f"{tag}r_vs_lattice"] = plot_r_vs_lattice(r, data["lattice_a"], self.bins_lattice)
+            result.figures[f"{tag}r_histogram"] = plot_r_histogram(r)
+        return result.with_metrics_table()
 
 
-def plot_examples(data: dict[str, np.ndarray], path: Path) -> Path:
+def plot_examples(data: dict[str, np.ndarray]) -> plt.Figure:
     """Review Fig. 8: predicted (left) and simulated (right) patterns near mean and median R."""
     r = data["R"]
     picks = [("mean", closest(r, float(np.mean(r)))), ("median", closest(r, float(np.median(r))))]
@@ -138,10 +127,10 @@ def plot_examples(data: dict[str, np.ndarray], path: Path) -> Path:
     fig.suptitle(
         f"test set: R mean {np.mean(r):.3f}, median {np.median(r):.3f} ({len(r)} crystals)", fontsize=10
     )
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_r_by_space_group(r: np.ndarray, space_group: np.ndarray, path: Path) -> Path:
+def plot_r_by_space_group(r: np.ndarray, space_group: np.ndarray) -> plt.Figure:
     """Review Fig. 7: crystals per space group (top) and their R distribution (bottom)."""
     rows = r_by_space_group(r, space_group)
     groups = [row["space_group"] for row in rows]
@@ -175,10 +164,10 @@ def plot_r_by_space_group(r: np.ndarray, space_group: np.ndarray, path: Path) ->
     bottom.set_xticks(pos, [sg_label(g) for g in groups], rotation=90, fontsize=7)
     bottom.set_xlabel("space group (sorted by mean R)")
     bottom.legend(fontsize=7, loc="lower left")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_r_vs_lattice(r: np.ndarray, lattice_a: np.ndarray, path: Path, bins: int = 12) -> Path:
+def plot_r_vs_lattice(r: np.ndarray, lattice_a: np.ndarray, bins: int = 12) -> plt.Figure:
     """R against the lattice parameter: does the fixed 128-pixel cell lose large crystals?"""
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter(lattice_a, r, s=6, alpha=0.4, label="test crystals")
@@ -191,10 +180,10 @@ def plot_r_vs_lattice(r: np.ndarray, lattice_a: np.ndarray, path: Path, bins: in
     ax.set_xlabel("lattice parameter a (Å)")
     ax.set_ylabel("R")
     ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_r_histogram(r: np.ndarray, path: Path) -> Path:
+def plot_r_histogram(r: np.ndarray) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(r, bins=np.linspace(min(0.0, r.min()), 1.0, 41), color="tab:blue", alpha=0.8)
     ax.axvline(np.mean(r), color="r", label=f"mean {np.mean(r):.3f}")
@@ -204,77 +193,61 @@ def plot_r_histogram(r: np.ndarray, path: Path) -> Path:
     ax.set_xlabel("R")
     ax.set_ylabel("test crystals")
     ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return fig
 
 
-# ---- across runs ------------------------------------------------------------------------
-def aggregate_runs(run_dirs: list[Path], out_dir: Path | None = None) -> dict[str, dict[str, float]]:
-    """Mean ± std over repeated runs (e.g. the 10 fresh 80/20 splits) of every metric."""
-    values: dict[str, list[float]] = {}
-    for run in run_dirs:
-        metrics = json.loads((Path(run) / "summary.json").read_text())["metrics"]
-        for key, value in metrics.items():
-            values.setdefault(key, []).append(float(value))
-    agg = {
-        k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "runs": len(v)}
-        for k, v in sorted(values.items())
-    }
-    if out_dir is not None:
-        write_table([{"metric": k, **v} for k, v in agg.items()], Path(out_dir) / "aggregate.csv")
-    return agg
+# ---- across runs: a `physml report` study -----------------------------------------------
+class SpaceGroupComparison(Study):
+    """R per space group of groups of runs that differ in one setting, side by side.
+
+    Runs are grouped by their overrides other than the seed (e.g.
+    ``system.balance_space_groups=true`` against ``false``); R of every test crystal of
+    every seed of a group is pooled.
+    """
+
+    name = "r_by_space_group_compared"
+
+    def groups(self, runs: Sequence[RunRecord]) -> list[list[RunRecord]]:
+        labels = {setting_label(r) for r in runs}
+        return [list(runs)] if len(labels) >= 2 else []
+
+    def __call__(self, runs: Sequence[RunRecord]) -> AnalysisResult:
+        pooled: dict[str, dict[str, list[np.ndarray]]] = {}
+        for run in runs:
+            test = run.predictions()["test"]
+            entry = pooled.setdefault(setting_label(run), {"R": [], "space_group": []})
+            entry["R"].append(test["R"])
+            entry["space_group"].append(test["space_group"])
+        data = {k: {key: np.concatenate(v) for key, v in d.items()} for k, d in sorted(pooled.items())}
+        groups = sorted({int(g) for d in data.values() for g in np.unique(d["space_group"])})
+        rows = []
+        for g in groups:
+            row: dict[str, float | int | str] = {"space_group": g, "symbol": CUBIC_SYMBOLS.get(g, "")}
+            for label, d in data.items():
+                sel = d["R"][d["space_group"] == g]
+                row[f"n [{label}]"] = int(len(sel))
+                row[f"R_mean [{label}]"] = float(sel.mean()) if len(sel) else float("nan")
+            rows.append(row)
+        result = AnalysisResult(tables={"r_by_space_group_compared": rows})
+        for label, d in data.items():
+            result.metrics[f"compare/R_mean [{label}]"] = float(d["R"].mean())
+        result.figures[self.name] = plot_comparison(rows, data)
+        return result
 
 
-def compare_runs(run_a: Path, run_b: Path, out_dir: Path, labels: tuple[str, str] = ("A", "B")) -> Path:
-    """R per space group of two runs (e.g. balanced vs plain sampling) side by side."""
-    from physml.predictions import load_predictions
-
-    tests = [load_predictions(Path(run) / "predictions.zarr")["test"] for run in (run_a, run_b)]
-    groups = sorted(set(np.unique(tests[0]["space_group"])) | set(np.unique(tests[1]["space_group"])))
-    rows = []
-    for g in groups:
-        row: dict[str, float | int | str] = {"space_group": int(g), "symbol": CUBIC_SYMBOLS.get(int(g), "")}
-        for label, t in zip(labels, tests, strict=True):
-            sel = t["R"][t["space_group"] == g]
-            row[f"n_{label}"] = int(len(sel))
-            row[f"R_mean_{label}"] = float(sel.mean()) if len(sel) else float("nan")
-        rows.append(row)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_table(rows, out_dir / "compare_r_by_space_group.csv")
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(groups) + 2), 4))
-    pos = np.arange(len(groups))
-    for k, label in enumerate(labels):
+def plot_comparison(rows: list[dict[str, float | int | str]], data: dict[str, dict[str, np.ndarray]]) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(rows) + 2), 4))
+    pos = np.arange(len(rows))
+    width = 0.8 / max(len(data), 1)
+    for k, (label, d) in enumerate(data.items()):
         ax.bar(
-            pos + (k - 0.5) * 0.4,
-            [row[f"R_mean_{label}"] for row in rows],
-            width=0.4,
-            label=f"{label}: mean R {np.mean(tests[k]['R']):.3f}",
+            pos + (k - (len(data) - 1) / 2) * width,
+            [row[f"R_mean [{label}]"] for row in rows],
+            width=width,
+            label=f"{label}: mean R {np.mean(d['R']):.3f}",
         )
-    ax.set_xticks(pos, [sg_label(g) for g in groups], rotation=90, fontsize=7)
+    ax.set_xticks(pos, [sg_label(int(row["space_group"])) for row in rows], rotation=90, fontsize=7)
     ax.set_ylabel("mean R per space group")
-    ax.set_ylim(min(0.4, min(min(t["R"]) for t in tests)), 1.0)
+    ax.set_ylim(min(0.4, min(float(np.min(d["R"])) for d in data.values())), 1.0)
     ax.legend(fontsize=8)
-    return save_figure(fig, out_dir / "compare_r_by_space_group.png")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m physml.analysis.lacbed")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    agg = sub.add_parser("aggregate", help="mean ± std over the runs of a multirun directory")
-    agg.add_argument("multirun_dir", type=Path)
-    cmp_ = sub.add_parser("compare", help="R per space group of two runs")
-    cmp_.add_argument("run_a", type=Path)
-    cmp_.add_argument("run_b", type=Path)
-    cmp_.add_argument("--labels", nargs=2, default=["A", "B"])
-    cmp_.add_argument("--out", type=Path, default=Path("."))
-    args = parser.parse_args(argv)
-    if args.cmd == "aggregate":
-        runs = sorted(p.parent for p in args.multirun_dir.rglob("summary.json"))
-        for key, v in aggregate_runs(runs, args.multirun_dir).items():
-            print(f"{key:50s} {v['mean']:.6g} ± {v['std']:.2g}  ({v['runs']} runs)")
-    else:
-        print(compare_runs(args.run_a, args.run_b, args.out, tuple(args.labels)))
-
-
-if __name__ == "__main__":
-    main()
+    return fig

@@ -1,18 +1,19 @@
-"""Percolation analysis: confusion matrices, P(p)/Q(p) and the p-proxy diagnostic (review §3)."""
+"""Percolation analysis (review §3): confusion matrices, P(p)/Q(p) and the p-proxy diagnostic."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from physml.analysis.common import AnalysisResult, confusion_matrix, plot_confusion, save_figure
-from physml.constants import PC_SQUARE_SITE
+from datamodules.percolation import SPEC
+from physml.analysis.common import AnalysisInputs, AnalysisResult, confusion_matrix, plot_confusion
+from physml.constants import PC_L100_REVIEW, PC_SQUARE_SITE
 from physml.errors import require
 
 
+# ---- computations ---------------------------------------------------------------------------
 def spanning_curve(p: np.ndarray, spanning: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Grid values of p and the fraction of samples at each that span, P(p)."""
     grid = np.unique(p)
@@ -46,65 +47,8 @@ def p_proxy_diagnostic(p: np.ndarray, spanning: np.ndarray, pred: np.ndarray, p_
     }
 
 
-@dataclass
-class PercolationAnalysis:
-    """Figures and tables for the three percolation targets."""
-
-    target: str
-    p_c_L: float = 0.585
-
-    def __post_init__(self) -> None:
-        require(self.target in ("p_class", "p", "spanning"), "system.target", "p_class, p or spanning", self.target)
-
-    def __call__(self, predictions: dict[str, dict[str, np.ndarray]], out_dir: Path) -> AnalysisResult:
-        out_dir = Path(out_dir)
-        result = AnalysisResult()
-        test = predictions["test"]
-        p, spanning, pred = test["p"], test["spanning"].astype(np.int64), test["pred"]
-        grid, P = spanning_curve(p, spanning)
-        rows = [{"p": float(g), "P_true": float(v), "Q_true": float(1 - v), "n": int((p == g).sum())} for g, v in zip(grid, P, strict=True)]
-
-        if self.target == "p_class":
-            labels = [f"{g:g}" for g in grid]
-            cm = confusion_matrix(test["p_index"], pred, len(grid))
-            result.figures["confusion_p"] = plot_confusion(cm, labels, out_dir / "confusion_p.png", "classification by p")
-            result.metrics["test/acc"] = float((pred == test["p_index"]).mean())
-            within_one = np.abs(pred.astype(np.int64) - test["p_index"].astype(np.int64)) <= 1
-            result.metrics["test/acc_within_one_class"] = float(within_one.mean())
-        elif self.target == "p":
-            result.metrics["test/mse"] = float(np.mean((pred - p) ** 2))
-            result.metrics["test/mae"] = float(np.mean(np.abs(pred - p)))
-            result.figures["regression_p"] = _plot_regression(p, pred, out_dir / "regression_p.png")
-            for row in rows:
-                sel = p == row["p"]
-                row["p_pred_mean"] = float(pred[sel].mean())
-                row["p_pred_std"] = float(pred[sel].std())
-        else:
-            cm = confusion_matrix(spanning, pred, 2)
-            result.figures["confusion_spanning"] = plot_confusion(
-                cm, ["N", "S"], out_dir / "confusion_spanning.png", "spanning (S) vs non-spanning (N)"
-            )
-            result.metrics["test/acc"] = float((pred == spanning).mean())
-            diag = p_proxy_diagnostic(p, spanning, pred, self.p_c_L)
-            result.metrics.update({f"proxy/{k}": v for k, v in diag.items()})
-            _, P_net = spanning_curve(p, pred)
-            for row, v in zip(rows, P_net, strict=True):
-                row["P_net"] = float(v)
-                row["Q_net"] = float(1 - v)
-            result.figures["spanning_probability"] = _plot_P(grid, P, P_net, self.p_c_L, out_dir / "spanning_probability.png")
-            result.figures["p_proxy"] = _plot_proxy(diag, out_dir / "p_proxy.png")
-            if "test_pc" in predictions:
-                pc = predictions["test_pc"]
-                result.metrics["test_pc/acc"] = float((pc["pred"] == pc["spanning"]).mean())
-                result.metrics["test_pc/spanning_fraction"] = float(pc["spanning"].mean())
-                result.metrics["test_pc/majority_baseline"] = float(max(pc["spanning"].mean(), 1 - pc["spanning"].mean()))
-        result.tables["spanning_vs_p"] = rows
-        result.tables["metrics"] = [{"metric": k, "value": v} for k, v in sorted(result.metrics.items())]
-        result.save(out_dir)
-        return result
-
-
-def _plot_P(grid: np.ndarray, P: np.ndarray, P_net: np.ndarray, p_c_L: float, path: Path) -> Path:
+# ---- figures -----------------------------------------------------------------------------------
+def plot_spanning_probability(grid: np.ndarray, P: np.ndarray, P_net: np.ndarray, p_c_L: float) -> plt.Figure:
     """Review Fig. 1(b): P(p), Q(p) of the data next to the network's prediction."""
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(grid, P, "s-", mfc="none", label="P(p) data")
@@ -116,10 +60,10 @@ def _plot_P(grid: np.ndarray, P: np.ndarray, P_net: np.ndarray, p_c_L: float, pa
     ax.set_xlabel("p")
     ax.set_ylabel("probability")
     ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return fig
 
 
-def _plot_regression(p: np.ndarray, pred: np.ndarray, path: Path) -> Path:
+def plot_regression(p: np.ndarray, pred: np.ndarray) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.scatter(p, pred, s=4, alpha=0.3)
     lims = [min(p.min(), pred.min()), max(p.max(), pred.max())]
@@ -127,16 +71,72 @@ def _plot_regression(p: np.ndarray, pred: np.ndarray, path: Path) -> Path:
     ax.set_xlabel("true p")
     ax.set_ylabel("predicted p")
     ax.set_title(f"regression of p, MSE = {np.mean((pred - p) ** 2):.2e}")
-    return save_figure(fig, path)
+    return fig
 
 
-def _plot_proxy(diag: dict[str, float], path: Path) -> Path:
+def plot_proxy(diag: dict[str, float]) -> plt.Figure:
     """The p-proxy diagnostic: the network's errors next to those of a p-only rule."""
     fig, ax = plt.subplots(figsize=(6, 4))
     names = ["p-only rule wrong", "network wrong", "network wrong\nwhere rule wrong", "network right\nwhere rule wrong"]
-    values = [diag["proxy_wrong"], diag["net_wrong"], diag["net_wrong_where_proxy_wrong"], diag["net_right_where_proxy_wrong"]]
-    ax.bar(names, values, color=["gray", "tab:blue", "tab:red", "tab:green"])
+    keys = ["proxy_wrong", "net_wrong", "net_wrong_where_proxy_wrong", "net_right_where_proxy_wrong"]
+    ax.bar(names, [diag[k] for k in keys], color=["gray", "tab:blue", "tab:red", "tab:green"])
     ax.set_ylabel(f"test states (of {int(diag['n_test'])})")
     ax.set_title(f"network agrees with the p-only rule on {100 * diag['net_agrees_with_proxy']:.1f}% of states")
     ax.tick_params(axis="x", labelsize=8)
-    return save_figure(fig, path)
+    return fig
+
+
+# ---- the analysis -------------------------------------------------------------------------------
+@dataclass
+class PercolationAnalysis:
+    """Metrics, tables and figures for the three percolation targets."""
+
+    target: str
+    p_c_L: float = PC_L100_REVIEW
+
+    def __post_init__(self) -> None:
+        require(self.target in SPEC.targets, "target", f"one of {sorted(SPEC.targets)}", self.target)
+
+    def __call__(self, inputs: AnalysisInputs) -> AnalysisResult:
+        result = AnalysisResult()
+        test = inputs.predictions["test"]
+        p, spanning, pred = test["p"], test["spanning"].astype(np.int64), test["pred"]
+        grid, P = spanning_curve(p, spanning)
+        rows = [
+            {"p": float(g), "P_true": float(v), "Q_true": float(1 - v), "n": int((p == g).sum())}
+            for g, v in zip(grid, P, strict=True)
+        ]
+        if self.target == "p_class":
+            cm = confusion_matrix(test["p_index"], pred, len(grid))
+            result.figures["confusion_p"] = plot_confusion(cm, [f"{g:g}" for g in grid], "classification by p")
+            result.metrics["test/acc"] = float((pred == test["p_index"]).mean())
+            within_one = np.abs(pred.astype(np.int64) - test["p_index"].astype(np.int64)) <= 1
+            result.metrics["test/acc_within_one_class"] = float(within_one.mean())
+        elif self.target == "p":
+            result.metrics["test/mse"] = float(np.mean((pred - p) ** 2))
+            result.metrics["test/mae"] = float(np.mean(np.abs(pred - p)))
+            result.figures["regression_p"] = plot_regression(p, pred)
+            for row in rows:
+                sel = p == row["p"]
+                row["p_pred_mean"] = float(pred[sel].mean())
+                row["p_pred_std"] = float(pred[sel].std())
+        else:
+            cm = confusion_matrix(spanning, pred, 2)
+            result.figures["confusion_spanning"] = plot_confusion(cm, ["N", "S"], "spanning (S) vs non-spanning (N)")
+            result.metrics["test/acc"] = float((pred == spanning).mean())
+            diag = p_proxy_diagnostic(p, spanning, pred, self.p_c_L)
+            result.metrics.update({f"proxy/{k}": v for k, v in diag.items()})
+            _, P_net = spanning_curve(p, pred)
+            for row, v in zip(rows, P_net, strict=True):
+                row["P_net"] = float(v)
+                row["Q_net"] = float(1 - v)
+            result.figures["spanning_probability"] = plot_spanning_probability(grid, P, P_net, self.p_c_L)
+            result.figures["p_proxy"] = plot_proxy(diag)
+            if "test_pc" in inputs.predictions:
+                pc = inputs.predictions["test_pc"]
+                share = float(pc["spanning"].mean())
+                result.metrics["test_pc/acc"] = float((pc["pred"] == pc["spanning"]).mean())
+                result.metrics["test_pc/spanning_fraction"] = share
+                result.metrics["test_pc/majority_baseline"] = max(share, 1 - share)
+        result.tables["spanning_vs_p"] = rows
+        return result.with_metrics_table()

@@ -1,0 +1,105 @@
+"""Policies a datamodule is built from: where its test samples come from, how it samples.
+
+A system's datamodule picks policies instead of overriding the base's machinery:
+
+* a **test pool**: :class:`SeparateStream` (the default: an independently seeded test
+  store, as in the review's percolation, Anderson and J1-J2 studies), :class:`PoolPartition`
+  (a fresh random part of one pool per split seed: the review's LACBED protocol) or
+  :class:`HeldOutGroups` (every sample of some groups, e.g. unseen space groups);
+* a **sampler**: :class:`BalancedSampler` draws every value of a label equally often.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler, WeightedRandomSampler
+
+from physml.errors import ConfigError, require
+
+
+class TestPool(ABC):
+    """Where a datamodule's ``test`` stream comes from."""
+
+    __test__ = False  # not a pytest test class
+    #: True when the test samples live in a store of their own (split "test")
+    separate_store: bool = False
+
+    @abstractmethod
+    def split(self, pool: np.ndarray, labels: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(indices that may be trained or validated on, test indices into the same store or None)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """How the test set is chosen, for the dataset fingerprints a run records."""
+
+
+@dataclass(frozen=True)
+class SeparateStream(TestPool):
+    """An independent test store of ``units_per_point`` units per grid point, with its own seeds."""
+
+    units_per_point: int
+    separate_store = True
+
+    def __post_init__(self) -> None:
+        require(self.units_per_point >= 1, "units_per_point", "integers >= 1", self.units_per_point)
+
+    def split(self, pool: np.ndarray, labels: dict[str, np.ndarray]) -> tuple[np.ndarray, None]:
+        return pool, None
+
+    def describe(self) -> str:
+        return "separate test stream"
+
+
+@dataclass(frozen=True)
+class PoolPartition(TestPool):
+    """A fresh random ``fraction`` of the pool per ``seed`` (review §6.2: 80/20 per repetition)."""
+
+    fraction: float
+    seed: int
+
+    def split(self, pool: np.ndarray, labels: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0x1ACBED,)))
+        order = pool[rng.permutation(len(pool))]
+        n_test = max(1, int(round(self.fraction * len(pool))))
+        return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+    def describe(self) -> str:
+        return f"random{self.fraction:g}@split_seed={self.seed}"
+
+
+@dataclass(frozen=True)
+class HeldOutGroups(TestPool):
+    """Every sample whose ``key`` label is one of ``groups`` is tested and never trained on."""
+
+    key: str
+    groups: tuple[int, ...]
+    field: str = "system.heldout_space_groups"
+
+    def split(self, pool: np.ndarray, labels: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        values = labels[self.key][pool]
+        held = np.isin(values, self.groups)
+        if not held.any():
+            raise ConfigError(
+                field=self.field,
+                value=list(self.groups),
+                allowed=f"groups present in the pool, which has {sorted(set(values.tolist()))}",
+            )
+        return pool[~held], pool[held]
+
+    def describe(self) -> str:
+        return f"heldout{list(self.groups)}"
+
+
+def balanced_sampler(values: Sequence[int] | np.ndarray, seed: int) -> Sampler:
+    """Draws (with replacement) so that every distinct value is equally likely per draw."""
+    values = np.asarray(values)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    weights = torch.as_tensor(1.0 / counts[inverse], dtype=torch.double)
+    return WeightedRandomSampler(
+        weights, num_samples=len(values), replacement=True, generator=torch.Generator().manual_seed(seed)
+    )

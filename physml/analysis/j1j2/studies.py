@@ -1,0 +1,125 @@
+"""`physml report` studies of several J1-J2 runs: the combined phase map, and the boundary against L."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from datamodules.j1j2 import training_region
+from physml.analysis.common import AnalysisResult
+from physml.analysis.j1j2.figures import plot_phase_map
+from physml.analysis.j1j2.phase_map import analyse_region, combine_regions
+from physml.analysis.studies import Study, setting_label
+from physml.runstore import RunRecord
+
+
+class PhaseMapStudy(Study):
+    """Review Fig. 6(c): the three-phase map from a low-J2 and a high-J2 run on the same grid."""
+
+    name = "phase_map"
+
+    def groups(self, runs: Sequence[RunRecord]) -> list[list[RunRecord]]:
+        by_setting: dict[str, dict[str, RunRecord]] = defaultdict(dict)
+        for run in runs:
+            if run.system == "j1j2":
+                label = setting_label(run, ignore=("seed", "system.region"))
+                by_setting[f"{label} seed={run.setting('seed')}"].setdefault(str(run.setting("system.region")), run)
+        return [[pair["low_J2"], pair["high_J2"]] for pair in by_setting.values() if {"low_J2", "high_J2"} <= set(pair)]
+
+    def __call__(self, runs: Sequence[RunRecord]) -> AnalysisResult:
+        regions = []
+        for run in runs:
+            region = str(run.setting("system.region"))
+            bounds = training_region(region, run.setting("system.regions"))
+            threshold = run.setting("system.analysis.threshold")
+            regions.append(analyse_region(run.predictions(), region, bounds, threshold))
+        low, high = sorted(regions, key=lambda r: r.region != "low_J2")
+        phase_map = combine_regions(low, high)
+        result = AnalysisResult(tables={"phase_boundaries": phase_map.boundaries()})
+        result.metrics.update({f"phase_map/fraction_{k}": v for k, v in phase_map.fractions().items()})
+        result.figures["phase_map"] = plot_phase_map(phase_map)
+        return result
+
+
+def chain_spread(rows: Iterable[dict[str, float]]) -> float:
+    """Mean over J2 of the standard deviation of single-chain crossing temperatures."""
+    spreads = [
+        r["T_c_eps_chain_sem"] * math.sqrt(r["n_chains_crossing"])
+        for r in rows
+        if math.isfinite(r.get("T_c_eps_chain_sem", math.nan)) and r.get("n_chains_crossing", 0) > 1
+    ]
+    return float(np.mean(spreads)) if spreads else math.nan
+
+
+def mean_eps_chi_gap(rows: Iterable[dict[str, float]]) -> float:
+    gaps = [
+        abs(r["T_c_eps"] - r["T_c_chi"])
+        for r in rows
+        if math.isfinite(r["T_c_eps"]) and math.isfinite(r.get("T_c_chi", math.nan))
+    ]
+    return float(np.mean(gaps)) if gaps else math.nan
+
+
+class BoundarySizeStudy(Study):
+    """How the VAE boundary sharpens with L (review §5.2): T_c(J2) from ε per L, and its spread."""
+
+    name = "boundary_vs_size"
+
+    def groups(self, runs: Sequence[RunRecord]) -> list[list[RunRecord]]:
+        having = [r for r in runs if r.system == "j1j2" and "boundary" in r.tables]
+        return [having] if len({r.setting("system.L") for r in having}) >= 2 else []
+
+    def __call__(self, runs: Sequence[RunRecord]) -> AnalysisResult:
+        found = sorted(
+            ((int(r.setting("system.L")), str(r.setting("system.region")), r.tables["boundary"]) for r in runs),
+            key=lambda t: (t[0], t[1]),
+        )
+        table = [
+            {"region": region, "L": L, "chain_spread_T_c": chain_spread(rows), "mean_abs_eps_minus_chi": mean_eps_chi_gap(rows)}
+            for L, region, rows in found
+        ]
+        result = AnalysisResult(tables={"boundary_vs_size": table})
+        for row in table:
+            result.metrics[f"sizes/{row['region']}/L{row['L']}/chain_spread_T_c"] = row["chain_spread_T_c"]
+        result.figures["boundary_vs_size"] = plot_boundary_vs_size(found)
+        result.figures["sharpness_vs_size"] = plot_sharpness(table)
+        return result
+
+
+def plot_boundary_vs_size(found: list[tuple[int, str, list[dict[str, float]]]]) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = sorted({L for L, _, _ in found})
+    colour_of = dict(zip(sizes, plt.cm.viridis(np.linspace(0, 0.85, len(sizes))), strict=True))
+    for L, region, rows in found:
+        ax.errorbar(
+            [r["J2"] for r in rows],
+            [r["T_c_eps"] for r in rows],
+            yerr=[r["T_c_eps_err"] for r in rows],
+            fmt="o-" if region == "low_J2" else "s--",
+            color=colour_of[L],
+            capsize=3,
+            label=f"L = {L} ({region})",
+        )
+    L_max, _, rows_max = found[-1]
+    ax.plot([r["J2"] for r in rows_max], [r.get("T_c_chi", math.nan) for r in rows_max], "kx", label=f"χ peak, L = {L_max}")
+    ax.set_xlabel("$J_2$")
+    ax.set_ylabel(r"$T_c$ from $\varepsilon$")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_sharpness(table: list[dict[str, float]]) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for region in sorted({row["region"] for row in table}):
+        sel = [row for row in table if row["region"] == region]
+        ax.plot([row["L"] for row in sel], [row["chain_spread_T_c"] for row in sel], "o-", label=region)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("L")
+    ax.set_ylabel(r"chain-to-chain spread of $T_c$")
+    ax.set_title("the ML boundary sharpens with L")
+    ax.legend()
+    return fig
