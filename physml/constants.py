@@ -30,6 +30,11 @@ W_C_ANDERSON = 16.54
 NU_ANDERSON = 1.57
 
 
+#: Correlation-length exponents of the 2D q-state Potts model for q = 2, 3, 4 (exact:
+#: den Nijs 1979, Nienhuis 1982): 1, 5/6, 2/3. For q > 4 the transition is first order.
+NU_POTTS_2D = {2: 1.0, 3: 5.0 / 6.0, 4: 2.0 / 3.0}
+
+
 def potts_critical_temperature(q: int) -> float:
     """T_c = 1 / ln(1 + √q) of the 2D q-state Potts model, H = -J Σ δ(s_i, s_j), J = 1.
 
