@@ -331,7 +331,8 @@ def scale(
     shift: float = 0.0,
     stretch: float = 0.0,
 ) -> tuple[np.ndarray, ...]:
-    """Scaled (u, y L^{−ζ/ν}[, dy L^{−ζ/ν}]) in the input order, u as in :func:`collapse`."""
+    """Scaled (u, y L^{−ζ/ν}[, dy L^{−ζ/ν}]) in the input order, u as in :func:`collapse`
+    (with ``omega``, L_min is the smallest of the L passed here)."""
     require(nu > 0, "nu", "> 0", nu)
     La = np.asarray(L, dtype=np.float64)
     fy = La ** (-zeta / nu)
@@ -352,7 +353,8 @@ class CollapseResult:
     The error of a parameter held fixed is 0 (ζ unless ``fit_zeta``; shift and stretch
     unless ``omega`` was given). ``bootstrap`` holds one (x_c, ν, ζ, shift, stretch) row
     per resample. ``at_bound`` names parameters whose optimum sits on a search bound
-    (then their errors mean little: widen the bounds or the data).
+    (then their errors mean little: widen the bounds or the data). ``x``, ``y``, ``dy``
+    and ``L`` are the input sorted by (L, x).
     """
 
     x_c: float
