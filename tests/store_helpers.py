@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from typing import ClassVar
 
 import numpy as np
 
@@ -23,6 +24,7 @@ class NoiseSimulator(Simulator):
 
     name = "noise"
     version = "1"
+    params_type: ClassVar[type] = NoiseParams
     samples_per_unit = 2
 
     @property
