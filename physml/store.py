@@ -622,10 +622,11 @@ def _valid_file_records(files: Any) -> bool:
 
 
 def _check_marker_and_files(
-    root: Path, shard: int, arrays: dict[str, zarr.Array] | None, cache: bool, modern: bool
+    root: Path, shard: int, arrays: dict[str, zarr.Array] | None, cache: bool, record: bool, modern: bool
 ) -> _ShardCheck:
     """Phase 1 for one shard: its marker is intact, its cache entry, its files byte for byte.
 
+    ``cache``: accept a matching cache entry; ``record``: compute the key to record one.
     ``modern``: the store writes file records, so a marker without them is damaged (not old).
     """
     check = _ShardCheck(shard)
@@ -646,16 +647,18 @@ def _check_marker_and_files(
     if files is None and arrays is None:
         check.unchecked = check.settled = True
         return check
-    if cache and arrays is not None:
-        try:
-            keys = list(files) if files is not None else _shard_keys(arrays, check.start, check.stop)
-            check.cache_key = {"marker_sha256": hashlib.sha256(raw).hexdigest(), "files": _stat_key(root, keys)}
-            cached = json.loads((root / VERIFIED_DIR / f"{shard:07d}.json").read_text())
-            check.settled = cached == check.cache_key
-        except (OSError, ValueError):
-            pass  # no usable cache entry: verify in full
-        if check.settled:
-            return check
+    if (cache or record) and arrays is not None:
+        keys = list(files) if files is not None else _shard_keys(arrays, check.start, check.stop)
+        # stat before reading, so a change during verification invalidates what is recorded
+        check.cache_key = {"marker_sha256": hashlib.sha256(raw).hexdigest(), "files": _stat_key(root, keys)}
+        if cache:
+            try:
+                cached = json.loads((root / VERIFIED_DIR / f"{shard:07d}.json").read_text())
+                check.settled = cached == check.cache_key
+            except (OSError, ValueError):
+                pass  # no usable cache entry: verify in full
+            if check.settled:
+                return check
     for key, expected in (files or {}).items():
         if problem := _check_file(root, key, expected, "the marker"):
             check.problem, check.settled = problem, True
@@ -705,7 +708,12 @@ def _window(arrays: dict[str, zarr.Array] | None, attrs: dict[str, Any], budget:
 
 
 def verify_path(
-    path: str | os.PathLike, shards: Iterable[int] | None = None, *, cache: bool = False, progress: bool = False
+    path: str | os.PathLike,
+    shards: Iterable[int] | None = None,
+    *,
+    cache: bool = False,
+    record: bool | None = None,
+    progress: bool = False,
 ) -> IntegrityReport:
     """Check the metadata and every complete shard (or those of ``shards``) of a dataset.
 
@@ -713,13 +721,16 @@ def verify_path(
     and each shard's decoded data with its checksum; every exception while reading counts
     as corruption of the shard (or file) being read, never escapes. With ``cache`` a shard
     verified before, whose marker and files are unchanged (same marker digest; same inode,
-    size and mtime of each file), is not read again; new results go under ``_verified/``.
+    size and mtime of each file), is not read again. With ``record`` (default: ``cache``)
+    results are recorded under ``_verified/``: a full check (``cache=False, record=True``)
+    refreshes that cache.
     """
+    record = cache if record is None else record
     root = Path(path)
     bad_metadata, arrays = _verify_metadata(root)
-    attrs, record = _read_group_attrs(root) or {}, _read_record(root) or {}
-    num_shards = record.get("num_shards", attrs.get("num_shards"))
-    modern = bool(attrs.get("integrity") or record.get("integrity"))
+    attrs, meta_record = _read_group_attrs(root) or {}, _read_record(root) or {}
+    num_shards = meta_record.get("num_shards", attrs.get("num_shards"))
+    modern = bool(attrs.get("integrity") or meta_record.get("integrity"))
     present = _marker_shards(root)
     wanted: set[int] | None = set(shards) if shards is not None else None
     if wanted is None and isinstance(num_shards, int):
@@ -730,12 +741,12 @@ def verify_path(
     step = _window(arrays, attrs)
     with tqdm(total=len(todo), desc=f"verify {root.name}", unit="shard", disable=not progress or not todo, delay=0.5) as bar:
         for i in range(0, len(todo), step):
-            window = [_check_marker_and_files(root, k, arrays, cache, modern) for k in todo[i : i + step]]
+            window = [_check_marker_and_files(root, k, arrays, cache, record, modern) for k in todo[i : i + step]]
             if arrays is not None:
                 _decode_checks(arrays, [c for c in window if not c.settled])
             for check in window:
-                if not cache or check.unchecked or (check.settled and check.problem is None):
-                    continue  # nothing new to record: cache off, not checkable, or found in the cache
+                if not record or check.unchecked or (check.settled and check.problem is None):
+                    continue  # nothing new to record: not asked to, not checkable, or found in the cache
                 _record_verification(root, check)
             checks += window
             bar.update(len(window))
@@ -824,10 +835,11 @@ def repair(
     rewritten_meta: list[str] = []
     bad: list[int] = []
     if store.path.exists():
-        report = verify_path(store.path, wanted, progress=progress)
+        # a full check (never trusting the cache), recorded so the final check need not repeat it
+        report = verify_path(store.path, wanted, record=True, progress=progress)
         if report.bad_metadata or report.unchecked:
             rewritten_meta = store.rebuild_metadata()
-            report = verify_path(store.path, wanted, progress=progress)
+            report = verify_path(store.path, wanted, record=True, progress=progress)
             if report.bad_metadata:
                 raise DataIntegrityError(report.error_message() + "\n(the metadata rebuilt from the spec does not verify)")
         bad = sorted(report.bad_shards)
