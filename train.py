@@ -8,7 +8,6 @@ with the best checkpoint → run the system's analysis → save and log figures 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,11 @@ from physml.build import (
     check_model_io,
 )
 from physml.config import check_data_dir, register_resolvers, validate
-from physml.errors import ConfigError
+from physml.errors import ConfigError, DataIntegrityError
 from physml.launch import check_launch, data_lock, global_rank_from_env, pin_job
+from physml.provenance import check_resume, record_attempt
 from physml.runstore import RunStore
+from physml.sweep import end_with_error
 from physml.tracking import close_loggers, log_figures, log_run_info
 
 register_resolvers()
@@ -53,20 +54,35 @@ def resolve_ckpt(ckpt_path: str | None, store: RunStore) -> str | None:
     return ckpt_path
 
 
+def check_run_dir(cfg: DictConfig, store: RunStore) -> str | None:
+    """The checkpoint to start from; a resume must continue the same experiment, a fresh fit a fresh dir."""
+    if cfg.get("ckpt_path") == "last":
+        check_resume(store.path, cfg)
+    elif store.holds_results():
+        raise ConfigError(
+            field="hydra.run.dir",
+            value=str(store.path),
+            allowed="a new run directory; this one already holds a run's results "
+            "(resume it with ckpt_path=last, or leave hydra.run.dir unset)",
+        )
+    return resolve_ckpt(cfg.get("ckpt_path"), store)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one job and return its headline metrics."""
     validate(cfg)
     check_launch(cfg)
     check_data_dir(cfg.paths.data_dir)
-    store = RunStore(cfg.paths.output_dir)
-    ckpt_path = resolve_ckpt(cfg.get("ckpt_path"), store)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
     check_model_io(cfg, model)
     analysis = build_analysis(cfg)
+    store = RunStore(cfg.paths.output_dir)
+    ckpt_path = check_run_dir(cfg, store)
     if cfg.get("dry_run", False):  # everything is checked and built; nothing is generated or trained
         return {}
+    record_attempt(store.path)
     pinned = pin_job(cfg)
     if pinned:
         print(f"physml: job pinned to {pinned}")
@@ -111,11 +127,15 @@ def analyse(analysis: Any, store: RunStore, loggers: list[Any]) -> dict[str, flo
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    run_dir = cfg.paths.get("output_dir")
     try:
         metrics = train(cfg)
     except ConfigError as exc:
-        print(f"physml: configuration error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        end_with_error("configuration error", exc, 2, run_dir)
+        return None
+    except DataIntegrityError as exc:
+        end_with_error("data error", exc, 3, run_dir)
+        return None
     objective = cfg.get("optimized_metric")
     return metrics.get(objective) if objective else None
 

@@ -15,6 +15,7 @@ import copy
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,11 @@ def check_fields(cfg: DictConfig) -> None:
 
 
 def check_data_dir(path: str) -> None:
-    """``paths.data_dir`` must be a writable directory, or creatable as one (checked, not created)."""
+    """``paths.data_dir`` must be a writable directory, or creatable as one (checked, not created).
+
+    Writability is tried (a temporary file is made and removed in the nearest existing
+    folder), because permission bits do not tell the truth for root or read-only mounts.
+    """
     target = Path(path).absolute()
     existing = target
     while not existing.exists():
@@ -239,9 +244,15 @@ def check_data_dir(path: str) -> None:
     if not existing.is_dir():
         where = "it is a file" if existing == target else f"{existing} is a file"
         raise ConfigError(field="paths.data_dir", value=path, allowed=f"a directory ({where})")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".physml-write-test-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
         what = "this directory is read-only" if existing == target else f"{existing} is read-only, so it cannot be created"
-        raise ConfigError(field="paths.data_dir", value=path, allowed=f"a writable directory ({what})")
+        raise ConfigError(
+            field="paths.data_dir", value=path, allowed=f"a writable directory ({what}: {exc.strerror})"
+        ) from None
 
 
 def validate(cfg: DictConfig) -> None:

@@ -246,6 +246,18 @@ def render(root: Path, runs: list[RunRecord], studies: list[StudyOutput], out_di
     ]
     if fixed:
         parts.append(f"<p>overrides shared by all runs: <code>{html.escape(' '.join(fixed))}</code></p>")
+    summary = root / "sweep_summary.json"
+    if summary.exists():
+        import json
+
+        failed = [j for j in json.loads(summary.read_text()).get("jobs", []) if j.get("status") == "failed"]
+        if failed:
+            items = "".join(
+                f"<li>job {html.escape(j['job'])} <code>{html.escape(' '.join(j.get('overrides', [])))}</code>: "
+                f"{html.escape(j.get('error', ''))}: {html.escape(j.get('message', ''))}</li>"
+                for j in failed
+            )
+            parts.append(f'<h2 class="note">Failed sweep jobs ({len(failed)})</h2><ul>{items}</ul>')
     parts.append("<h2>Metrics aggregated over seeds (mean ± std)</h2>")
     parts.append(
         "<p><code>val/*_min</code> / <code>val/*_max</code>: best value over epochs (min loss, max "

@@ -60,6 +60,10 @@ class RunStore:
     def is_run(self) -> bool:
         return (self.path / CONFIG).exists()
 
+    def holds_results(self) -> bool:
+        """True once a run has written a checkpoint, predictions or its summary (never overwrite them)."""
+        return self.last_checkpoint.exists() or self.predictions_path.exists() or (self.path / SUMMARY).exists()
+
     # ---- what was asked -----------------------------------------------------------------
     def config(self) -> Any:
         from omegaconf import OmegaConf

@@ -93,7 +93,10 @@ def test_run_dirs_never_collide_for_jobs_started_together(tmp_path: Path) -> Non
         proc.wait(timeout=120)
     dirs = sorted((tmp_path / "runs" / "train").iterdir())
     assert len(dirs) == 2
-    assert all((d / ".hydra" / "config.yaml").exists() for d in dirs)
+    for d in dirs:  # each keeps its own rejected attempt; neither became a run
+        (attempt,) = (d / ".hydra" / "attempts").iterdir()
+        assert (attempt / "config.yaml").exists() and "system.L=1" in (attempt / "rejected.txt").read_text()
+        assert not (d / ".hydra" / "config.yaml").exists()
 
 
 @pytest.mark.slow  # ~60-120 s: three Python processes each import torch/lightning
