@@ -101,7 +101,7 @@ def _print_report(report: Any) -> None:
 
     how = "file SHA-256s and data checksums" if not report.legacy else "data checksums (old markers: no file records)"
     if report.ok:
-        print(f"verify      ok: metadata and {len(report.checked)} complete shards match their records ({how})")
+        print(f"corrupt     none: metadata and {len(report.checked)} complete shards match their records ({how})")
         return
     print(f"verify      FAILED: {len(report.bad_shards)} of {len(report.checked)} complete shards corrupt, "
           f"{len(report.bad_metadata)} metadata file(s) damaged", file=sys.stderr)

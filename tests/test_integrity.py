@@ -201,7 +201,7 @@ def test_inspect_without_metadata_is_a_data_error_not_a_traceback(store: Path) -
 def test_clean_store_verifies_with_exit_0(store: Path) -> None:
     result = run_cli("inspect", str(store), "--verify")
     assert result.returncode == 0, result.stderr
-    assert "verify      ok" in result.stdout
+    assert "corrupt     none: metadata and 5 complete shards match" in result.stdout
     assert not (store / VERIFIED_DIR).exists(), "inspect --verify must not write into the dataset"
 
 
