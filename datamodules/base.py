@@ -189,6 +189,13 @@ class ZarrDataModule(pl.LightningDataModule):
         """Parameters the spec's derived labels need (e.g. Anderson's w_c)."""
         return {}
 
+    def resolve_streams(self) -> None:
+        """Add test streams whose parameters follow from the training pool (none by default).
+
+        Percolation's fixed-p_c(L) stream is generated at the p where the pool's P(p) = 1/2;
+        ``prepare_data`` and ``physml simulate`` call this once the pool exists.
+        """
+
     # ---- shared machinery ---------------------------------------------------------------
     @property
     def test_stream_names(self) -> list[str]:

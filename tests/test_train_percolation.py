@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -42,8 +43,11 @@ def test_each_target_trains_tests_and_writes_figures(
     if target == "spanning":
         assert set(preds) == {"test", "test_pc"}
         assert metrics["test/acc"] == pytest.approx(float((test["pred"] == test["spanning"]).mean()))
+        # p_c(L) is the p of the fixed-p_c stream, measured where the training pool's P(p) = 1/2
+        p_c = float(preds["test_pc"]["p"][0])
+        assert metrics["p_c_L"] == pytest.approx(p_c) and 0.45 < p_c < 0.7
         # the p-only rule (spanning iff p > p_c(L)) is wrong on exactly these states
-        rule = (test["p"] > 0.585 + 1e-9).astype(int)
+        rule = (test["p"] > p_c + 1e-9).astype(int)
         assert metrics["proxy/proxy_wrong"] == float((rule != test["spanning"]).sum())
     elif target == "p_class":
         assert metrics["test/acc"] == pytest.approx(float((test["pred"] == test["p_index"]).mean()))
@@ -114,3 +118,26 @@ def test_simulate_and_inspect_commands(tmp_path: Path) -> None:
     info = subprocess.run([*physml, "inspect", str(path)], capture_output=True, text=True, cwd=ROOT)
     assert "10/10 shards" in info.stdout
 
+
+
+def test_fixed_pc_stream_sits_where_the_training_pool_spans_half_the_time(tmp_path: Path) -> None:
+    """p_c(L) is measured from the data (P(p) = 1/2 on the training pool), not the L = 100 constant."""
+    from datamodules.percolation import half_crossing
+    from physml.build import build_datamodule
+    from physml.store import open_dataset
+
+    cfg = compose_config([*TINY, "system.train_per_p=40"], tmp_path)
+    dm = build_datamodule(cfg)
+    assert "test_pc" not in dm.specs  # not known before the pool exists
+    dm.prepare_data()
+    pool = open_dataset(dm.specs["train"].path(dm.data_dir))
+    p, span = pool["p"][...].astype(float), pool["spanning"][...]
+    expected = half_crossing(p, span)
+    grid = np.unique(p)
+    P = np.array([span[p == g].mean() for g in grid])
+    k = int(np.flatnonzero(P >= 0.5)[0])
+    assert grid[k - 1] <= expected <= grid[k] and P[k - 1] < 0.5 <= P[k]
+    assert dm.specs["test_pc"].simulator.params.p_values == (round(expected, 6),)
+    # linear interpolation between the grid points that straddle 1/2: P = 0.2 at 0.5, 0.8 at 0.6
+    p2 = np.repeat([0.5, 0.6], 5)
+    assert half_crossing(p2, np.array([1, 0, 0, 0, 0, 1, 1, 1, 1, 0])) == pytest.approx(0.55)

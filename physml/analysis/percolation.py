@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from datamodules.percolation import SPEC
+from datamodules.percolation import PC_STREAM, SPEC, half_crossing
 from physml.analysis.common import AnalysisInputs, AnalysisResult, confusion_matrix, plot_confusion
-from physml.constants import PC_L100_REVIEW, PC_SQUARE_SITE
+from physml.constants import PC_SQUARE_SITE
 from physml.errors import require
 
 
@@ -56,7 +56,7 @@ def plot_spanning_probability(grid: np.ndarray, P: np.ndarray, P_net: np.ndarray
     ax.plot(grid, P_net, "x--", label="P(p) network")
     ax.plot(grid, 1 - P_net, "+--", label="Q(p) network")
     ax.axvline(PC_SQUARE_SITE, color="k", lw=0.8, label=f"$p_c$ = {PC_SQUARE_SITE:.4f}")
-    ax.axvline(p_c_L, color="gray", ls=":", label=f"$p_c(L)$ = {p_c_L}")
+    ax.axvline(p_c_L, color="gray", ls=":", label=f"$p_c(L)$ = {p_c_L:.4f}")
     ax.set_xlabel("p")
     ax.set_ylabel("probability")
     ax.legend(fontsize=8)
@@ -89,10 +89,13 @@ def plot_proxy(diag: dict[str, float]) -> plt.Figure:
 # ---- the analysis -------------------------------------------------------------------------------
 @dataclass
 class PercolationAnalysis:
-    """Metrics, tables and figures for the three percolation targets."""
+    """Metrics, tables and figures for the three percolation targets.
+
+    The p-only rule uses p_c(L) of the data: the p of the fixed-p_c stream (itself measured
+    from the training pool's P(p) = 1/2), or else where the test data's P(p) crosses 1/2.
+    """
 
     target: str
-    p_c_L: float = PC_L100_REVIEW
 
     def __post_init__(self) -> None:
         require(self.target in SPEC.targets, "target", f"one of {sorted(SPEC.targets)}", self.target)
@@ -102,6 +105,9 @@ class PercolationAnalysis:
         test = inputs.predictions["test"]
         p, spanning, pred = test["p"], test["spanning"].astype(np.int64), test["pred"]
         grid, P = spanning_curve(p, spanning)
+        pc = inputs.predictions.get(PC_STREAM)
+        p_c_L = float(pc["p"][0]) if pc is not None and len(pc["p"]) else half_crossing(p, spanning)
+        result.metrics["p_c_L"] = p_c_L
         rows = [
             {"p": float(g), "P_true": float(v), "Q_true": float(1 - v), "n": int((p == g).sum())}
             for g, v in zip(grid, P, strict=True)
@@ -124,16 +130,15 @@ class PercolationAnalysis:
             cm = confusion_matrix(spanning, pred, 2)
             result.figures["confusion_spanning"] = plot_confusion(cm, ["N", "S"], "spanning (S) vs non-spanning (N)")
             result.metrics["test/acc"] = float((pred == spanning).mean())
-            diag = p_proxy_diagnostic(p, spanning, pred, self.p_c_L)
+            diag = p_proxy_diagnostic(p, spanning, pred, p_c_L)
             result.metrics.update({f"proxy/{k}": v for k, v in diag.items()})
             _, P_net = spanning_curve(p, pred)
             for row, v in zip(rows, P_net, strict=True):
                 row["P_net"] = float(v)
                 row["Q_net"] = float(1 - v)
-            result.figures["spanning_probability"] = plot_spanning_probability(grid, P, P_net, self.p_c_L)
+            result.figures["spanning_probability"] = plot_spanning_probability(grid, P, P_net, p_c_L)
             result.figures["p_proxy"] = plot_proxy(diag)
-            if "test_pc" in inputs.predictions:
-                pc = inputs.predictions["test_pc"]
+            if pc is not None:
                 share = float(pc["spanning"].mean())
                 result.metrics["test_pc/acc"] = float((pc["pred"] == pc["spanning"]).mean())
                 result.metrics["test_pc/spanning_fraction"] = share
