@@ -29,9 +29,10 @@ from physml.config import check_data_dir, register_resolvers, validate
 from physml.errors import ConfigError, DataIntegrityError
 from physml.launch import check_launch, data_lock, global_rank_from_env, pin_job
 from physml.provenance import check_resume, record_attempt
+from physml.requeue import continuation
 from physml.runstore import RunStore
 from physml.sweep import end_with_error
-from physml.tracking import close_loggers, log_figures, log_run_info
+from physml.tracking import close_loggers, identify_loggers, log_figures, log_run_info, tracker_links
 
 register_resolvers()
 
@@ -55,8 +56,12 @@ def resolve_ckpt(ckpt_path: str | None, store: RunStore) -> str | None:
 
 
 def check_run_dir(cfg: DictConfig, store: RunStore) -> str | None:
-    """The checkpoint to start from; a resume must continue the same experiment, a fresh fit a fresh dir."""
-    if cfg.get("ckpt_path") == "last":
+    """The checkpoint to start from; a resume must continue the same experiment, a fresh fit a fresh dir.
+
+    A requeued or relaunched job of an interrupted run continues it (physml.requeue).
+    """
+    resumed = continuation(store.path)
+    if cfg.get("ckpt_path") == "last" or resumed is not None:
         check_resume(store.path, cfg)
     elif store.holds_results():
         raise ConfigError(
@@ -65,6 +70,9 @@ def check_run_dir(cfg: DictConfig, store: RunStore) -> str | None:
             allowed="a new run directory; this one already holds a run's results "
             "(resume it with ckpt_path=last, or leave hydra.run.dir unset)",
         )
+    if resumed is not None and cfg.get("ckpt_path") in (None, "", "null", "last"):
+        print(f"physml: continuing {store.path}: {resumed.reason}")
+        return str(resumed.checkpoint) if resumed.checkpoint else None
     return resolve_ckpt(cfg.get("ckpt_path"), store)
 
 
@@ -86,23 +94,26 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pinned = pin_job(cfg)
     if pinned:
         print(f"physml: job pinned to {pinned}")
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(identify_loggers(cfg, store.path))
     trainer = build_trainer(cfg, build_callbacks(cfg, store), loggers)
     try:
         if global_rank_from_env() == 0:  # other DDP ranks get the data via trainer's barrier
             with data_lock(cfg.paths.data_dir):  # concurrent sweep jobs share their datasets
                 datamodule.prepare_data()
         log_run_info(loggers, cfg, datamodule.fingerprints())
+        fit_speed: dict[str, float] = {}
         if cfg.stage == "fit":
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+            fit_speed = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("speed/train")}
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
             trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         else:
             trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        metrics = {**fit_speed, **{k: float(v) for k, v in trainer.callback_metrics.items()}}
         if trainer.global_rank == 0:
             metrics.update(analyse(analysis, store, loggers))
-            store.write_summary(metrics, datamodule.fingerprints(), type(model).metric_directions)
+            store.write_summary(metrics, datamodule.fingerprints(), type(model).metric_directions,
+                                tracker_links(loggers, store.path))
             print(f"\nrun directory: {store.path}")
             for key in sorted(metrics):
                 print(f"  {key:40s} {metrics[key]:.6g}")

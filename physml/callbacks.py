@@ -4,7 +4,9 @@
 * :class:`ReconstructionWriter` adds a generative model's reconstructions for chosen
   streams (the VAE's example chains), so the model never needs to know stream names;
 * :class:`GeneratorSpeed` times a model against the physics simulator it replaces, in
-  the same run on the same machine (review §6: "patterns in milliseconds").
+  the same run on the same machine (review §6: "patterns in milliseconds");
+* :class:`Throughput` measures training samples/s and the share of step time spent
+  waiting for data (a CPU run must not be loader-bound).
 """
 
 from __future__ import annotations
@@ -155,3 +157,46 @@ class GeneratorSpeed(pl.Callback):
             times.append((time.perf_counter() - start) / batch_size)
         pl_module.train(was_training)
         return float(np.median(times))
+
+
+class Throughput(pl.Callback):
+    """Training samples per second and the fraction of wall time spent waiting for batches.
+
+    The wait of a batch is the time from the end of the previous step to the start of this
+    one (the dataloader's fetch and the transfer); the first batch of an epoch (worker
+    start-up) is left out. Logged per epoch as ``speed/train_samples_per_s`` and
+    ``speed/train_data_wait_fraction``.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._last_end: float | None = None
+        self._start = 0.0
+        self._wait = self._busy = 0.0
+        self._samples = 0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._reset()
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        self._start = time.perf_counter()
+        if self._last_end is not None:
+            self._wait += self._start - self._last_end
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        end = time.perf_counter()
+        if self._last_end is not None:
+            self._busy += end - self._start
+            self._samples += len(batch["input"]) if isinstance(batch, dict) else 0
+        self._last_end = end
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        total = self._wait + self._busy
+        if total <= 0 or self._samples == 0:
+            return
+        pl_module.log("speed/train_samples_per_s", self._samples / total, on_epoch=True, on_step=False)
+        pl_module.log("speed/train_data_wait_fraction", self._wait / total, on_epoch=True, on_step=False)
