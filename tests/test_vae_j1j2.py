@@ -20,6 +20,7 @@ from physml.analysis.j1j2.boundaries import (
     boundary_from_susceptibility,
     crossing_temperature,
     peak_temperature,
+    susceptibility,
 )
 from physml.analysis.j1j2.figures import plot_phase_map
 from physml.analysis.j1j2.grid import ChainCurves, chain_curves, grid_average
@@ -271,3 +272,64 @@ def test_train_both_regions_end_to_end_with_combined_map_in_the_report(tmp_path:
     assert (study / "phase_map.png").stat().st_size > 1000
     fractions = json.loads((study / "analysis_metrics.json").read_text())
     assert sum(fractions.values()) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# robustness: symmetry augmentation, frozen chains, warnings
+# ---------------------------------------------------------------------------------------
+def test_lattice_symmetries_keep_the_energy_and_reach_both_stripe_orientations() -> None:
+    from datamodules.j1j2 import LatticeSymmetries
+    from simulators.j1j2 import energy_per_site, stripe_order
+
+    rng = np.random.default_rng(0)
+    L = 8
+    spins = rng.choice([-1, 1], size=(32, L, L)).astype(np.int8)
+    spins[:16] = np.where(np.arange(L)[None, None, :] % 2 == 0, 1, -1)  # columnar stripes
+    x = torch.from_numpy((spins[:, None].astype(np.float32) + 1) / 2)
+    batch = {"input": x, "target": x}
+    out = LatticeSymmetries()(dict(batch), torch.Generator().manual_seed(1))
+    assert out["target"] is out["input"] and not torch.equal(out["input"], x)
+    back = out["input"][:, 0].numpy() * 2 - 1
+    np.testing.assert_allclose(energy_per_site(back, 0.7), energy_per_site(spins, 0.7), atol=1e-12)
+    np.testing.assert_allclose(stripe_order(back[:16]), 1.0)
+    columns = [bool(np.all(s == s[:1])) for s in back[:16]]  # columnar: every row the same
+    assert any(columns) and not all(columns)  # both orientations appear
+
+
+def test_frozen_chains_cannot_put_the_susceptibility_peak_at_the_coldest_temperature() -> None:
+    rng = np.random.default_rng(0)
+    T = np.linspace(0.5, 3.0, 26)
+    good = np.where(T[None, :] < rng.normal(1.5, 0.05, size=(30, 1)), 0.95, 0.05) + 0.01 * rng.random((30, T.size))
+    stuck = np.where(T[None, :] < 1.5, rng.choice([0.0, 1.0], size=(10, T.size)), 0.05)  # domains flicker
+    m = np.vstack([good, stuck])
+    frozen = np.r_[np.zeros(30, bool), np.ones(10, bool)]
+    curves = ChainCurves(np.zeros(40), T, m)
+    stripe = ChainCurves(np.zeros(40), T, 0.01 * rng.random((40, T.size)))
+    naive = peak_temperature(T, susceptibility(m, T, 64))[0]
+    assert naive < 1.0  # over all chains and temperatures, the stuck chains' spike wins
+    unflagged, _ = boundary_from_susceptibility(curves, stripe, n_sites=64, n_bootstrap=20)
+    flagged, _ = boundary_from_susceptibility(curves, stripe, n_sites=64, n_bootstrap=20, frozen=frozen)
+    assert abs(unflagged[0]["T_c_chi"] - 1.5) < 0.1  # the search starts above the saturated order
+    assert abs(flagged[0]["T_c_chi"] - 1.5) < 0.1 and flagged[0]["frozen_fraction"] == pytest.approx(0.25)
+
+
+def test_domain_walls_are_detected_from_the_energy() -> None:
+    from simulators.j1j2 import energy_per_site, has_domain_walls
+
+    L = 16
+    up = np.ones((L, L), dtype=np.int8)
+    wall = up.copy()
+    wall[: L // 2] = -1  # two straight walls on the torus
+    e = energy_per_site(np.stack([up, wall]), 0.2)
+    assert list(has_domain_walls(e, np.array([0.2, 0.2]), L)) == [False, True]
+
+
+def test_a_run_that_cannot_support_a_boundary_says_so() -> None:
+    from physml.analysis.j1j2.analysis import boundary_warnings
+
+    flat = _synthetic_eps({0.0: math.nan, 0.2: math.nan})  # ε ≈ 0.5 everywhere: no phase reconstructed
+    reg = analyse_region({"test": flat}, "low_J2", {"T_max": 0.3, "J2_min": 0.0, "J2_max": 0.2})
+    assert set(boundary_warnings(reg)) >= {"eps_in_high", "no_plateau_contrast"}
+    good = _synthetic_eps({0.0: 2.3, 0.2: 1.7})
+    reg = analyse_region({"test": good}, "low_J2", {"T_max": 0.3, "J2_min": 0.0, "J2_max": 0.2})
+    assert boundary_warnings(reg) == {}

@@ -21,8 +21,31 @@ from physml.analysis.j1j2.figures import (
     plot_susceptibility,
 )
 from physml.analysis.j1j2.grid import chain_curves
-from physml.analysis.j1j2.phase_map import PHASE_OF_REGION, REGIONS, analyse_region
+from physml.analysis.j1j2.phase_map import PHASE_OF_REGION, REGIONS, RegionResult, analyse_region
 from physml.errors import require
+
+#: what a run needs before its ε boundary means anything
+MAX_EPS_IN = 0.05  # ε inside the training region: the VAE must reconstruct its own phase
+MIN_CONTRAST = 0.1  # ε_out − ε_in: the ordered and the disordered phase must look different
+MIN_CROSSING_SHARE = 0.5  # of the chains at a J2 with a boundary, at least half must cross
+
+
+def boundary_warnings(reg: RegionResult) -> dict[str, str]:
+    """Reasons this run's ε boundary cannot be trusted (empty when there are none)."""
+    out = {}
+    if reg.eps_in > MAX_EPS_IN:
+        out["eps_in_high"] = f"ε inside the training region is {reg.eps_in:.3f} (> {MAX_EPS_IN}): the VAE does not reconstruct its own phase"
+    if reg.eps_out - reg.eps_in < MIN_CONTRAST:
+        out["no_plateau_contrast"] = (
+            f"ε_out − ε_in = {reg.eps_out - reg.eps_in:.3f} (< {MIN_CONTRAST}): no contrast between the phases"
+        )
+    weak = [
+        r["J2"] for r in reg.boundary
+        if math.isfinite(r["T_c_eps"]) and r["n_chains"] and r["n_chains_crossing"] < MIN_CROSSING_SHARE * r["n_chains"]
+    ]
+    if weak:
+        out["few_chains_cross"] = f"fewer than half the chains cross the threshold at J2 = {weak}"
+    return out
 
 
 @dataclass
@@ -51,7 +74,12 @@ class J1J2Analysis:
         reg = analyse_region(predictions, self.region, self.train_region, self.threshold, self.dT)
         cm = chain_curves(test["index"], test["T"], test["J2"], test["magnetisation"])
         cs = chain_curves(test["index"], test["T"], test["J2"], test["stripe"])
-        chi_rows, chi_curves = boundary_from_susceptibility(cm, cs, int(self.L) ** 2, self.n_bootstrap, self.seed)
+        frozen = None
+        if "frozen" in test:  # datasets of simulator version >= 1.1 label chains that ended in domains
+            frozen = np.nanmax(chain_curves(test["index"], test["T"], test["J2"], test["frozen"]).values, axis=1) > 0
+        chi_rows, chi_curves = boundary_from_susceptibility(
+            cm, cs, int(self.L) ** 2, self.n_bootstrap, self.seed, frozen
+        )
         boundary = [
             {**a, **{k: v for k, v in b.items() if k != "J2"}} for a, b in zip(reg.boundary, chi_rows, strict=True)
         ]
@@ -73,6 +101,11 @@ class J1J2Analysis:
         finite = [(r["T_c_eps"], r["T_c_chi"]) for r in boundary if math.isfinite(r["T_c_eps"])]
         if finite:
             result.metrics["boundary/mean_abs_eps_minus_chi"] = float(np.mean([abs(a - b) for a, b in finite]))
+        if frozen is not None:
+            result.metrics["data/frozen_chain_fraction"] = float(np.mean(frozen))
+        for name, message in boundary_warnings(reg).items():  # a run that cannot support a boundary says so
+            result.metrics[f"warning/{name}"] = 1.0
+            result.notes.append(message)
 
         phase = PHASE_OF_REGION[self.region]
         result.figures["eps_map"] = plot_eps_map(reg, f"VAE trained on {phase} ({self.region})")

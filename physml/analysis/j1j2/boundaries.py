@@ -106,35 +106,58 @@ def peak_temperature(T: np.ndarray, chi: np.ndarray) -> np.ndarray:
     return out
 
 
+def saturation_temperature(T: np.ndarray, order: np.ndarray, fraction: float = 0.95) -> float:
+    """The highest T at which the mean order parameter is still within ``fraction`` of its cold plateau.
+
+    Below it the order has saturated; a χ "peak" there comes from chains stuck in domains,
+    not from the transition. -inf when there is no order to saturate.
+    """
+    mean = np.nanmean(order, axis=0)
+    plateau = mean[0]
+    if not np.isfinite(plateau) or plateau < 0.5:
+        return -math.inf
+    saturated = np.flatnonzero(mean >= fraction * plateau)
+    return float(T[saturated[-1]]) if saturated.size else -math.inf
+
+
 def boundary_from_susceptibility(
     chains_m: ChainCurves,
     chains_stripe: ChainCurves,
     n_sites: int,
     n_bootstrap: int = 200,
     seed: int = 0,
+    frozen: np.ndarray | None = None,
 ) -> tuple[list[dict[str, Any]], dict[float, tuple[str, np.ndarray]]]:
     """Per J2: the order parameter that is larger at the lowest T, and the peak of its χ.
 
-    Uncertainty: standard deviation of the peak over bootstrap resamplings of the chains.
-    Also returns {J2: (order parameter name, χ(T))} for plotting.
+    Frozen chains (``frozen``, one flag per chain: the chain ended with domain walls) are
+    left out, and the peak is searched only above the temperature where the order
+    saturates, so that stuck chains cannot put the peak at the coldest temperature. The
+    uncertainty is the standard deviation of the peak over bootstrap resamplings of the
+    chains. Also returns {J2: (order parameter name, χ(T))} for plotting.
     """
     rng = np.random.default_rng(seed)
     T = chains_m.T
     rows, curves = [], {}
     for j2 in np.unique(chains_m.J2):
         own = np.isclose(chains_m.J2, j2, atol=1e-6)
-        m = np.abs(chains_m.values[own])
-        s = np.abs(chains_stripe.values[own])
+        stuck = frozen[own].astype(bool) if frozen is not None else np.zeros(own.sum(), dtype=bool)
+        keep = ~stuck if (~stuck).sum() >= 2 else np.ones_like(stuck)
+        m = np.abs(chains_m.values[own])[keep]
+        s = np.abs(chains_stripe.values[own])[keep]
         use_m = np.nanmean(m[:, 0]) >= np.nanmean(s[:, 0])
         order = "magnetisation" if use_m else "stripe"
         op = m if use_m else s
+        t_sat = saturation_temperature(T, op)
+        hot = T > t_sat
         chi = susceptibility(op, T, n_sites)
-        tc = float(peak_temperature(T, chi)[0])
+        chi_hot = np.where(hot, chi, np.nan)
+        tc = float(peak_temperature(T, chi_hot)[0])
         n = op.shape[0]
         err = math.nan
         if n > 1 and n_bootstrap > 0:
             pick = rng.integers(0, n, size=(n_bootstrap, n))
-            boot = peak_temperature(T, susceptibility(op[pick], T, n_sites))
+            boot = peak_temperature(T, np.where(hot, susceptibility(op[pick], T, n_sites), np.nan))
             err = float(np.std(boot, ddof=1))
         rows.append(
             {
@@ -142,7 +165,9 @@ def boundary_from_susceptibility(
                 "T_c_chi": tc,
                 "T_c_chi_err": err,
                 "order_parameter": order,
-                "chi_max": float(np.nanmax(chi)),
+                "chi_max": float(np.nanmax(chi_hot)) if np.isfinite(chi_hot).any() else math.nan,
+                "frozen_fraction": float(stuck.mean()) if stuck.size else 0.0,
+                "T_saturation": t_sat,
             }
         )
         curves[float(j2)] = (order, chi)
