@@ -31,6 +31,7 @@ from physml.launch import check_launch, data_lock, global_rank_from_env, pin_job
 from physml.provenance import check_resume, record_attempt
 from physml.requeue import continuation
 from physml.runstore import RunStore
+from physml.search import objective_value
 from physml.sweep import end_with_error
 from physml.tracking import close_loggers, identify_loggers, log_figures, log_run_info, tracker_links
 
@@ -148,7 +149,7 @@ def main(cfg: DictConfig) -> float | None:
         end_with_error("data error", exc, 3, run_dir)
         return None
     objective = cfg.get("optimized_metric")
-    return metrics.get(objective) if objective else None
+    return objective_value(str(objective), metrics, RunStore(run_dir)) if objective else None
 
 
 if __name__ == "__main__":
