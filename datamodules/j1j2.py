@@ -30,7 +30,11 @@ SPEC = SystemSpec(
     feeds={"spins": Feed("x", rank=2, channels=1, size="L", doc="spins as a 1×L×L image in {0, 1}")},
     analysis="physml.analysis.j1j2:J1J2Analysis",
     constants={"T_c_ising": Constant(TC_ISING, "Onsager, Phys. Rev. 65, 117 (1944)")},
-    studies=("physml.analysis.j1j2.studies:PhaseMapStudy", "physml.analysis.j1j2.studies:BoundarySizeStudy"),
+    studies=(
+        "physml.analysis.j1j2.studies:PhaseMapStudy",
+        "physml.analysis.j1j2.studies:BoundarySizeStudy",
+        "physml.analysis.j1j2.studies:EpsCrossingStudy",
+    ),
 )
 
 

@@ -19,6 +19,9 @@ commands:
                                --verify checks it byte for byte (exit 3 naming every bad shard)
   repair PATH [--workers N]    regenerate exactly the corrupt shards and damaged metadata of a dataset
   report DIR                   recompute figures/tables of a run or multirun dir, write report.html
+  reproduce [--study NAME ...] [--scale laptop|paper] [--out DIR] [--docs DIR]
+                               run the review's results as studies; scorecard with verdicts
+  reference j1j2 --J2 ...      Monte Carlo reference T_c(J2) from Binder crossings (no learning)
 """
 
 
@@ -168,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         return _report(rest)
     if command == "repair":
         return _repair(rest)
+    if command == "reproduce":
+        from physml.reproduce import main as reproduce_main
+
+        return reproduce_main(rest)
+    if command == "reference":
+        from physml.reference import main as reference_main
+
+        return reference_main(rest)
     print(f"physml: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -28,6 +28,7 @@ import numpy as np
 from physml.analysis.common import AnalysisInputs, AnalysisResult
 from physml.analysis.studies import SEED_KEYS, Study, aggregate
 from physml.runstore import RunRecord, RunStore, find_runs, save_result
+from physml.tracking import tracker_html
 
 
 @dataclass
@@ -57,6 +58,7 @@ def record_run(run_dir: Path, out_dir: Path, recompute: bool = True) -> RunRecor
         overrides=store.overrides(),
         metrics=dict(summary.get("metrics", {})),
         trackers=dict(summary.get("trackers", {})),
+        datasets=dict(summary.get("datasets", {})),
     )
     done = False
     if recompute and store.predictions_path.exists():
@@ -197,12 +199,15 @@ def _aggregate_table(groups: dict[str, list[RunRecord]]) -> str:
 
 def _runs_table(runs: list[RunRecord], root: Path) -> str:
     keys = [k for k in _metric_order({k for r in runs for k in r.metrics}) if k.startswith(("val/", "test/"))]
-    head = '<th class="l">run</th><th class="l">overrides</th>' + "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    head = ('<th class="l">run</th><th class="l">overrides</th><th class="l">trackers</th>'
+            + "".join(f"<th>{html.escape(k)}</th>" for k in keys))
     rows = []
     for r in runs:
         rel = html.escape(str(r.path.relative_to(root)) if r.path != root else ".")
         cells = "".join(f"<td>{_fmt(r.metrics[k])}</td>" if k in r.metrics else "<td>–</td>" for k in keys)
-        rows.append(f'<tr><td class="l">{rel}</td><td class="l">{html.escape(" ".join(r.overrides))}</td>{cells}</tr>')
+        links = tracker_html(r.path, r.trackers, root)  # physml.tracking: wandb / TensorBoard / CSV entry
+        rows.append(f'<tr><td class="l">{rel}</td><td class="l">{html.escape(" ".join(r.overrides))}</td>'
+                    f'<td class="l">{links}</td>{cells}</tr>')
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -235,7 +240,7 @@ def _aggregate_figure(groups: dict[str, list[RunRecord]], out_dir: Path) -> Path
     return save_figure(fig, out_dir / "seed_aggregate.png")
 
 
-def render(root: Path, runs: list[RunRecord], studies: list[StudyOutput], out_dir: Path) -> str:
+def render(root: Path, runs: list[RunRecord], studies: list[StudyOutput], out_dir: Path, preamble: str = "") -> str:
     fixed, groups = group_runs(runs)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -244,6 +249,7 @@ def render(root: Path, runs: list[RunRecord], studies: list[StudyOutput], out_di
         f"system(s): {html.escape(', '.join(sorted({r.system for r in runs})))}; "
         f"written {dt.datetime.now().isoformat(timespec='seconds')}</p>",
     ]
+    parts.append(preamble)
     if fixed:
         parts.append(f"<p>overrides shared by all runs: <code>{html.escape(' '.join(fixed))}</code></p>")
     summary = root / "sweep_summary.json"
@@ -291,7 +297,7 @@ def render(root: Path, runs: list[RunRecord], studies: list[StudyOutput], out_di
     return "\n".join(parts)
 
 
-def build_report(root: Path, out: Path | None = None, recompute: bool = True) -> Path:
+def build_report(root: Path, out: Path | None = None, recompute: bool = True, preamble: str = "") -> Path:
     """Analyse every run under ``root``, run the studies, and write the HTML page (default ``root/report.html``)."""
     root = root.resolve()
     run_dirs = find_runs(root)
@@ -304,7 +310,7 @@ def build_report(root: Path, out: Path | None = None, recompute: bool = True) ->
         records.append(record_run(run_dir, work / rel, recompute=recompute))
     studies = run_studies(records, work)
     out = out or root / "report.html"
-    out.write_text(render(root, records, studies, work), encoding="utf-8")
+    out.write_text(render(root, records, studies, work, preamble), encoding="utf-8")
     return out
 
 

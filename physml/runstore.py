@@ -194,6 +194,7 @@ class RunRecord:
     figures: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     trackers: dict[str, str] = field(default_factory=dict)
+    datasets: dict[str, str] = field(default_factory=dict)  # split -> fingerprint
 
     @property
     def system(self) -> str:

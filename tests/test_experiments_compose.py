@@ -77,3 +77,15 @@ def test_every_model_either_fits_a_system_or_is_refused_naming_both(tmp_path: Pa
         except ConfigError as exc:
             assert f"model={model}" in str(exc) and f"system={system}" in str(exc), str(exc)
     assert fits, f"no model accepts system={system}"
+
+
+LAPTOP = sorted(p.stem for p in (Path(CONF_DIR) / "scale_size" / "laptop").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", LAPTOP)
+def test_every_laptop_size_belongs_to_an_experiment_and_validates(tmp_path: Path, name: str) -> None:
+    assert name in EXPERIMENTS
+    paper = compose_config([f"experiment={name}"], tmp_path)
+    laptop = compose_config([f"experiment={name}", "scale=laptop"], tmp_path)
+    validate(laptop)
+    assert OmegaConf.to_container(laptop.system, resolve=True) != OmegaConf.to_container(paper.system, resolve=True)

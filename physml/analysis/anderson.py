@@ -192,6 +192,9 @@ class AndersonAnalysis:
                 cm, ["extended", "localised"], f"phase, w_c = {self.w_c}{suffix}"
             )
             result.metrics["test/acc"] = float((pred == phase).mean())
+            far = np.abs(w - self.w_c) >= 1.0  # the review's "clearly" extended or localised states
+            if far.any():
+                result.metrics["test/acc_far_from_w_c"] = float((pred[far] == phase[far]).mean())
             p_loc = test["probs"][:, 1] if "probs" in test else pred.astype(np.float64)
             for row in rows:
                 sel = np.isclose(w, row["w"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -122,4 +123,92 @@ def plot_sharpness(table: list[dict[str, float]]) -> plt.Figure:
     ax.set_ylabel(r"chain-to-chain spread of $T_c$")
     ax.set_title("the ML boundary sharpens with L")
     ax.legend()
+    return fig
+
+
+def normalised_order(eps: np.ndarray, eps_in: float, eps_out: float) -> np.ndarray:
+    """An order parameter from ε: 1 where the VAE reconstructs like its training phase, 0 like the hot one."""
+    return (eps_out - np.asarray(eps, dtype=np.float64)) / max(eps_out - eps_in, 1e-12)
+
+
+def size_crossing(T: np.ndarray, small: np.ndarray, large: np.ndarray) -> float:
+    """Where the larger size's order falls below the smaller's (sharper transition), interpolated; NaN if never.
+
+    Only crossings where both orders lie between 0.1 and 0.9 count, so that flat noise in
+    either phase cannot make one; of those, the coldest is taken.
+    """
+    d = large - small
+    mid = 0.5 * (large + small)
+    ok = (d[:-1] > 0) & (d[1:] <= 0) & (np.maximum(mid[:-1], mid[1:]) > 0.1) & (np.minimum(mid[:-1], mid[1:]) < 0.9)
+    k = np.flatnonzero(ok)
+    if not len(k):
+        return math.nan
+    i = int(k[0])
+    return float(T[i] + d[i] * (T[i + 1] - T[i]) / (d[i] - d[i + 1]))
+
+
+class EpsCrossingStudy(Study):
+    """A threshold-free boundary: T_c(J2) where the ε-derived order parameters of two sizes cross.
+
+    The midpoint of ε sits above T_c at finite L (in effect a ⟨|m|⟩ ≈ 1/2 threshold); like a
+    Binder cumulant, the normalised order (ε_out − ε)/(ε_out − ε_in) of a larger lattice is
+    higher below T_c and lower above it, so two sizes cross near T_c whatever threshold
+    one would pick. Runs of one region are averaged over seeds per size; the smallest and
+    the largest size are compared.
+    """
+
+    name = "eps_crossing"
+
+    def groups(self, runs: Sequence[RunRecord]) -> list[list[RunRecord]]:
+        by_region: dict[str, list[RunRecord]] = defaultdict(list)
+        for run in runs:
+            if run.system == "j1j2" and "eps_grid" in run.tables and "eps/in_region" in run.metrics:
+                by_region[str(run.setting("system.region"))].append(run)
+        return [g for g in by_region.values() if len({r.setting("system.L") for r in g}) >= 2]
+
+    def __call__(self, runs: Sequence[RunRecord]) -> AnalysisResult:
+        sizes = sorted({int(r.setting("system.L")) for r in runs})
+        curves = {L: self._mean_order([r for r in runs if int(r.setting("system.L")) == L]) for L in (sizes[0], sizes[-1])}
+        small, large = curves[sizes[0]], curves[sizes[-1]]
+        rows = []
+        for j2 in sorted(set(small) & set(large)):
+            T, o_small = small[j2]
+            T2, o_large = large[j2]
+            tc = size_crossing(T, o_small, o_large) if np.allclose(T, T2) else math.nan
+            rows.append({"J2": j2, "T_c_crossing": tc, "sizes": f"{sizes[0]},{sizes[-1]}"})
+        region = str(runs[0].setting("system.region"))
+        result = AnalysisResult(tables={"eps_crossing": rows})
+        result.metrics[f"eps_crossing/{region}/n_J2"] = float(sum(math.isfinite(r["T_c_crossing"]) for r in rows))
+        result.figures[self.name] = plot_crossings(curves, rows, region)
+        return result
+
+    @staticmethod
+    def _mean_order(runs: Sequence[RunRecord]) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+        """J2 -> (T ascending, seed-averaged normalised order)."""
+        per: dict[float, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for run in runs:
+            e_in, e_out = run.metrics["eps/in_region"], run.metrics["eps/out_hot"]
+            for row in run.tables["eps_grid"]:
+                value = float(normalised_order(np.array([row["eps_mean"]]), e_in, e_out)[0])
+                per[round(float(row["J2"]), 5)][round(float(row["T"]), 5)].append(value)
+        out = {}
+        for j2, by_t in per.items():
+            T = np.array(sorted(by_t))
+            out[j2] = (T, np.array([np.mean(by_t[t]) for t in T]))
+        return out
+
+
+def plot_crossings(curves: dict[int, dict[float, tuple[np.ndarray, np.ndarray]]], rows: list[dict[str, Any]], region: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = plt.cm.plasma(np.linspace(0, 0.9, max(len(rows), 1)))
+    for colour, row in zip(colours, rows, strict=False):
+        for (_size, curve), style in zip(sorted(curves.items()), ("--", "-"), strict=False):
+            T, order = curve[row["J2"]]
+            ax.plot(T, order, style, color=colour, lw=1, label=f"J2 = {row['J2']:g}" if style == "-" else None)
+        if math.isfinite(row["T_c_crossing"]):
+            ax.axvline(row["T_c_crossing"], color=colour, lw=0.6, ls=":")
+    ax.set_xlabel("T")
+    ax.set_ylabel(r"$(\varepsilon_{out} - \varepsilon)/(\varepsilon_{out} - \varepsilon_{in})$")
+    ax.set_title(f"{region}: dashed L = {min(curves)}, solid L = {max(curves)}")
+    ax.legend(fontsize=6, ncol=2)
     return fig
