@@ -230,3 +230,23 @@ def close_loggers(loggers: list[Any]) -> None:
 
         if wandb.run is not None:
             wandb.finish()
+
+
+def tracker_html(run_dir: str | Path, trackers: dict[str, str], base: str | Path) -> str:
+    """Links to a run's tracker entries for an HTML page in ``base`` (``physml report``).
+
+    A URL (online wandb) is linked as it is; a local entry (offline wandb run folder, TensorBoard
+    version, metrics.csv) relative to ``base``, so the page and its runs can move together.
+    """
+    import html
+    import os
+
+    links = []
+    for key in ("wandb", "tensorboard", "csv"):
+        where = trackers.get(key)
+        if not where:
+            continue
+        href = where if where.startswith(("http://", "https://")) else os.path.relpath(Path(run_dir) / where, base)
+        title = where + (f" (run id {trackers['wandb_id']})" if key == "wandb" and trackers.get("wandb_id") else "")
+        links.append(f'<a href="{html.escape(href)}" title="{html.escape(title)}">{key}</a>')
+    return " ".join(links) or "–"
