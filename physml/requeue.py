@@ -262,8 +262,11 @@ class RequeueOnSignal(pl.Callback):
         if trainer is not None:
             from physml.tracking import close_loggers, mark_preempting
 
-            mark_preempting()
-            close_loggers(trainer.loggers)
+            try:  # nothing here may turn the interruption into a failed job (submitit would report it done)
+                mark_preempting()
+                close_loggers(trainer.loggers)
+            except Exception as exc:  # noqa: BLE001
+                log.error("physml: closing the loggers failed: %s", exc)
         self._restore()
         if by_submitit:
             previous(signum, None)  # submitit: checkpoint the job, scontrol requeue, exit (rank 0 only)

@@ -229,7 +229,11 @@ def close_loggers(loggers: list[Any]) -> None:
         import wandb
 
         if wandb.run is not None:
-            wandb.finish()
+            try:
+                wandb.finish()
+            except Exception as exc:  # noqa: BLE001 - e.g. its service already stopped by SLURM's SIGTERM
+                print(f"physml: wandb could not finish cleanly ({type(exc).__name__}: {exc}); "
+                      "its offline files so far are kept", file=sys.stderr)
 
 
 def tracker_html(run_dir: str | Path, trackers: dict[str, str], base: str | Path) -> str:

@@ -4,7 +4,8 @@ The ``slurm``-marked tests start a private cluster (tests/slurm/cluster.py: Debi
 and munge, installed when absent; needs root) and run physml's SLURM path for real:
 hydra-submitit-launcher -> sbatch job arrays -> srun -> Lightning's SLURMEnvironment (gloo DDP).
 They are excluded from ``make test``. Each prints its wall time and command to stderr (``-s``).
-The unmarked tests at the end check the partition preflight without a cluster.
+The unmarked tests at the end check the preflight (partitions, GPUs/CPUs/memory per node)
+without a cluster.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from physml.config import register_resolvers
 from physml.errors import ConfigError
-from physml.slurm import SlurmPreflight, check_partition, cluster_partitions
+from physml.requeue import events
+from physml.slurm import (
+    Node,
+    SlurmPreflight,
+    check_partition,
+    check_resources,
+    cluster_nodes,
+    cluster_partitions,
+    gres_gpus,
+)
 from tests.conftest import CONF_DIR
 from tests.slurm.cluster import SlurmCluster
 from tests.slurm.fixtures import slurm_cluster  # noqa: F401 - the session fixture
@@ -208,6 +218,101 @@ def test_harness_requeue_restarts_a_running_job_in_place(slurm_cluster: SlurmClu
     slurm_cluster.run("scancel", job_id)
 
 
+@pytest.mark.slurm
+def test_more_gpus_than_the_node_has_fails_before_anything_is_submitted(slurm_cluster: SlurmCluster,  # noqa: F811
+                                                                       tmp_path: Path) -> None:
+    args = [*TRAIN, "-m", *slurm_cpu(), "hardware.accelerator=gpu", "hardware.gpus_per_node=1",
+            "hardware.tasks_per_node=1", "seed=0,1", f"paths.root_dir={tmp_path}", *TINY]
+    done = run_timed("1 GPU per node on a node without GPUs", args, tmp_path, timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert ("physml: configuration error: hydra.launcher.gpus_per_node=1 is invalid: allowed at most 0: the most "
+            "GPUs a node of partition 'debug' has (sinfo GRES)") in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "runs").exists()
+    assert slurm_cluster.run("squeue", "-h").stdout.strip() == ""
+
+
+def _submitit_job_id(sweep: Path, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [p.name for p in (sweep / ".submitit").glob("*") if p.is_dir()] if (sweep / ".submitit").exists() else []
+        if found:
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no submitit job folder under {sweep}")
+
+
+@pytest.mark.slurm
+def test_scontrol_requeue_of_a_running_training_job_continues_the_same_run(slurm_cluster: SlurmCluster,  # noqa: F811
+                                                                          cluster_root: Path,
+                                                                          tmp_path: Path) -> None:
+    """SLURM requeues a job mid-epoch (SIGTERM, then SIGKILL after KillWait = 5 s); it comes back in
+    the same run directory and continues from the checkpoint saved at the interruption."""
+    sweep, flag = tmp_path / "sweep", tmp_path / "paused"
+    args = [*TRAIN, "-m", *slurm_cpu(), "seed=0", "trainer.max_epochs=3", "logger=many",
+            f"paths.root_dir={cluster_root}", f"hydra.sweep.dir={sweep}", *TINY,
+            "+callbacks.pause._target_=tests.requeue_helpers.PauseForSignal", "+callbacks.pause.global_step=2",
+            f"+callbacks.pause.flag={flag}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", "WANDB_SILENT": "true",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    sweeper = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        job_id = _submitit_job_id(sweep)
+        slurm_cluster.wait_until("training paused mid-epoch", flag.exists, timeout=600)
+        assert flag.read_text().split() == ["1", "0", "2"]
+        slurm_cluster.requeue(job_id)
+        _, err = sweeper.communicate(timeout=900)
+    finally:
+        if sweeper.poll() is None:
+            sweeper.kill()
+    print(f"\n[slurm] training job requeued mid-epoch by scontrol: wall {time.perf_counter() - start:.1f} s",
+          file=sys.stderr, flush=True)
+    assert sweeper.returncode == 0, failure(subprocess.CompletedProcess(args, sweeper.returncode, "", err), sweep)
+    assert slurm_cluster.job(job_id).get("Restarts") == "1"
+
+    run = sweep / "0"
+    assert sorted(p.name for p in sweep.iterdir() if not p.name.startswith(".") and p.is_dir()) == ["0"]
+    history = events(run)
+    assert [e["event"] for e in history] == ["started", "interrupted", "started"]
+    interrupted, resumed = history[1], history[2]
+    assert (interrupted["signal"], interrupted["epoch"], interrupted["global_step"]) == ("SIGTERM", 1, 3)
+    assert interrupted["checkpoint_saved"] is True and interrupted["slurm_restart_count"] == 0
+    assert (resumed["epoch"], resumed["global_step"], resumed["slurm_restart_count"]) == (1, 3, 1)
+    assert resumed["ckpt_path"] == str(run / "checkpoints" / "last.ckpt")
+    import torch
+
+    state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert (state["epoch"], state["global_step"]) == (2, 6)  # 3 epochs of 2 batches, as uninterrupted
+    assert sorted(p.name for p in (run / "csv").iterdir()) == ["version_0", "version_1"]
+    assert sorted(p.name for p in (run / "tensorboard").glob("*/version_*")) == ["version_0", "version_1"]
+    attempts = sorted(p.name for p in (run / ".hydra" / "attempts").iterdir())
+    assert [a.rsplit("_", 1)[1] for a in attempts] == ["restart0", "restart1"]
+    wandb_id = (run / "wandb_run_id").read_text().strip()
+    offline = sorted(p.name for p in (run / "wandb").glob("offline-run-*"))
+    assert len(offline) == 2 and all(name.endswith(f"-{wandb_id}") for name in offline)  # one wandb run
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["run_dir"] == str(run) and summary["trackers"]["wandb_id"] == wandb_id
+
+
+@pytest.mark.slurm
+def test_optuna_search_runs_its_trials_as_slurm_jobs_on_one_study(slurm_cluster: SlurmCluster,  # noqa: F811
+                                                                 cluster_root: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    sweep = tmp_path / "search"
+    args = [*TRAIN, "-m", "experiment=percolation_spanning_search", *slurm_cpu(), "debug=tiny",
+            "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", f"paths.root_dir={cluster_root}",
+            f"hydra.sweep.dir={sweep}"]
+    done = run_timed("Optuna search, 2 trials as 2 SLURM jobs", args, tmp_path)
+    assert done.returncode == 0, failure(done, sweep)
+    with sqlite3.connect(sweep / "optuna.db") as db:
+        states = db.execute("SELECT number, state FROM trials ORDER BY number").fetchall()
+    assert states == [(0, "COMPLETE"), (1, "COMPLETE")]
+    job_ids = {str(OmegaConf.load(sweep / j / ".hydra" / "hydra.yaml").hydra.job.id) for j in ("0", "1")}
+    assert len(job_ids) == 2 and all(re.fullmatch(r"\d+_[01]", j) for j in job_ids), job_ids
+
+
 # ---------------------------------------------------------------- without a cluster
 
 
@@ -275,3 +380,36 @@ def test_preflight_is_wired_into_hardware_slurm_and_exits_2(tmp_path: Path, monk
 default) or one of the partitions sinfo lists: ['debug']""")
     SlurmPreflight().on_multirun_start(compose_slurm(["hydra.launcher.partition=debug"]))  # passes
     SlurmPreflight().on_multirun_start(compose_slurm([]))  # null: the cluster's default
+
+
+def test_gpus_in_gres_strings() -> None:
+    assert gres_gpus("(null)") == 0
+    assert gres_gpus("gpu:4") == 4
+    assert gres_gpus("gpu:a100:4(S:0-1)") == 4
+    assert gres_gpus("gpu:a100:2,gpu:v100:2,mps:200") == 4
+
+
+def test_resources_per_node_are_checked_against_the_partition_asked_for() -> None:
+    nodes = [Node("cpu", True, 0, 64, 256_000), Node("gpu", False, 4, 32, 512_000),
+             Node("gpu", False, 8, 32, 512_000)]
+    check_resources({"partition": "gpu", "gpus_per_node": 8, "tasks_per_node": 8, "cpus_per_task": 4,
+                     "mem_gb": 400}, nodes)
+    check_resources({"partition": None, "gpus_per_node": 0, "tasks_per_node": 2, "cpus_per_task": 32,
+                     "mem_gb": 32}, nodes)  # the default partition (cpu*)
+    with pytest.raises(ConfigError) as err:
+        check_resources({"partition": "gpu", "gpus_per_node": 16, "tasks_per_node": 1, "cpus_per_task": 1}, nodes)
+    assert str(err.value) == ("hydra.launcher.gpus_per_node=16 is invalid: allowed at most 8: the most GPUs a node "
+                              "of partition 'gpu' has (sinfo GRES); set hardware.gpus_per_node, or "
+                              "hardware.accelerator=cpu hardware.gpus_per_node=0 for CPU-only nodes")
+    with pytest.raises(ConfigError, match=r"gpus_per_node=1 is invalid: allowed at most 0.*default partition"):
+        check_resources({"gpus_per_node": 1}, nodes)
+    with pytest.raises(ConfigError, match=r"cpus_per_task=8 is invalid: allowed tasks_per_node x cpus_per_task <= 32"):
+        check_resources({"partition": "gpu", "gpus_per_node": 4, "tasks_per_node": 8, "cpus_per_task": 8}, nodes)
+    with pytest.raises(ConfigError, match=r"mem_gb=600 is invalid: allowed at most 500.0 \(GB\)"):
+        check_resources({"partition": "gpu", "gpus_per_node": 1, "mem_gb": 600}, nodes)
+    check_resources({"partition": "gpu", "gpus_per_node": 99}, [])  # sinfo told nothing: nothing to check
+
+
+def test_cluster_nodes_come_from_sinfo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_sinfo(tmp_path, monkeypatch, "debug*|(null)|2|1800\ngpu|gpu:a100:4(S:0-1)|64|512000\nbad line\n")
+    assert cluster_nodes() == [Node("debug", True, 0, 2, 1800), Node("gpu", False, 4, 64, 512000)]
