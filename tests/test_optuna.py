@@ -105,10 +105,7 @@ def _env() -> dict[str, str]:
 
 def test_a_search_space_that_does_not_parse_stops_before_anything_runs(tmp_path: Path) -> None:
     args = [sys.executable, str(ROOT / "train.py"), "-m", SEARCH, "debug=tiny", f"paths.root_dir={tmp_path}",
-            f"hydra.sweep.dir={tmp_path / 'sweep'}", "data.batch_size=choice(16,"]
-    done = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
-    assert done.returncode in (1, 2), done.stderr[-2000:]  # Hydra's own parser may refuse it first
-    args[-1] = "model.optimizer.lr=tag(log,interval(0,1))"
+            f"hydra.sweep.dir={tmp_path / 'sweep'}", "model.optimizer.lr=tag(log,interval(0,1))"]
     done = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1].startswith(
@@ -126,6 +123,7 @@ def _best_val_loss(run: Path) -> float:
     return min(values)
 
 
+@pytest.mark.slow  # 80 s on a shared 2-core machine; make test-slurm runs an Optuna search too
 def test_parallel_jobs_share_the_study_and_a_resumed_study_continues(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     base = [sys.executable, str(ROOT / "train.py"), "-m", SEARCH, "debug=tiny", f"paths.root_dir={tmp_path}",
