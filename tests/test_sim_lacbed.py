@@ -40,7 +40,12 @@ def test_kirkland_table_values():
     q = 30.0
     mott = z / (2 * np.pi**2 * 0.529177 * q**2)
     np.testing.assert_allclose(electron_scattering_factor(z, q), mott, rtol=0.1)
-    # same function as abTEM's own evaluation (if installed)
+
+
+@pytest.mark.slow
+def test_kirkland_matches_abtem():
+    """Same function as abTEM's own evaluation (slow only because importing abTEM takes
+    10-30 s)."""
     abtem = pytest.importorskip("abtem.parametrizations")
     p = abtem.KirklandParametrization()
     ours = electron_scattering_factor(14, np.array([0.0, 0.5, 1.0]))

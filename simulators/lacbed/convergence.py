@@ -58,11 +58,14 @@ def choose_beams(
     against the next one; ``solver`` is passed to ``bloch.simulate_disc`` (kappa,
     absorption, device, precision)."""
     mask_n = probe_n
+    ops: list | None = None  # the symmetry group, verified once on the first probe
 
     def probe(nb: int) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal ops
         hkl = select_beams(crystal, voltage_kv, nb, alpha_mrad, holz)
         res = simulate_disc(crystal, hkl, mask_n, voltage_kv, thickness, alpha_mrad,
-                            holz=holz, **solver)
+                            holz=holz, symmetry_ops=ops, **solver)
+        ops = res.symmetry_ops
         return hkl, res.pattern
 
     disc = tilt_grid(probe_n, alpha_mrad)[1]

@@ -165,7 +165,9 @@ class LACBEDSimulator(Simulator):
     params_type: ClassVar[type] = LACBEDParams
     #: 1.0: proportional absorption (κ), ZOLZ beams only, fixed nbeams ranked at the zone
     #: axis, B = default_b for every CIF atom, full disc solved. 2.0: see LACBEDParams.
-    version: ClassVar[str] = "2.0"
+    #: 2.1: HOLZ rows carry 1/(K_z + g_z) (flux-normalised), Chebyshev time steps sized
+    #: by a measured rounding budget (bright fields agree with 2.0 to ~1e-12).
+    version: ClassVar[str] = "2.1"
     samples_per_unit: int = 1
 
     def __init__(self, params: LACBEDParams) -> None:

@@ -77,10 +77,12 @@ def pixel_map(n: int, op: np.ndarray) -> np.ndarray:
 
 def verify_ops(
     ops: list[np.ndarray], n: int, mask: np.ndarray, intensity: Callable[[np.ndarray], np.ndarray],
-    npix: int = 24, rtol: float = 1e-8, seed: int = 0,
+    npix: int = 8, rtol: float = 1e-8, seed: int = 0,
 ) -> list[np.ndarray]:
     """The operations under which ``intensity(flat pixel indices)`` is invariant on a
-    random subset of ``npix`` disc pixels, to ``rtol`` of the largest value."""
+    random subset of ``npix`` disc pixels, to ``rtol`` of the largest value. A false
+    symmetry changes I at a generic pixel by O(1e-2) or more, so a few pixels decide it;
+    the check costs npix·(1 + len(ops)) solves (8·8 = 64 for m-3m)."""
     disc = np.flatnonzero(mask.ravel())
     rng = np.random.default_rng(seed)
     probe = rng.choice(disc, size=min(npix, len(disc)), replace=False)
