@@ -17,7 +17,10 @@ class SupervisedModule(PhysmlModule):
     """A network trained with cross-entropy (``task="class"``) or MSE (``task="regression"``).
 
     One module for both because the loop is the same; the task decides the loss, the
-    metrics and what a prediction is.
+    metrics and what a prediction is. A network that needs more than the label to learn
+    (``FloodFillRNN``: dense connectivity targets computed from the input) defines
+    ``training_losses(x, target) -> (logits, {"loss": ..., <parts>: ...})``; training uses
+    that total and logs each part, while validation and test use the plain loss.
     """
 
     metric_directions: ClassVar[dict[str, str]] = {"val/loss": "min", "val/acc": "max", "val/mse": "min"}
@@ -29,8 +32,9 @@ class SupervisedModule(PhysmlModule):
         num_outputs: int,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
+        scheduler_interval: str = "epoch",
     ) -> None:
-        super().__init__(optimizer, scheduler)
+        super().__init__(optimizer, scheduler, scheduler_interval)
         require(task in ("class", "regression"), "task", "'class' or 'regression'", task)
         require(task == "class" or num_outputs == 1, "num_outputs", "1 for regression", num_outputs)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
@@ -53,11 +57,18 @@ class SupervisedModule(PhysmlModule):
         return F.mse_loss(out, target.float())
 
     def _shared_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
-        out = self(batch["input"])
-        loss = self._loss(out, batch["target"])
+        bs = batch["target"].shape[0]
+        if stage == "train" and hasattr(self.net, "training_losses"):
+            out, parts = self.net.training_losses(batch["input"], batch["target"])
+            for name, value in parts.items():
+                if name != "loss":
+                    self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
+            loss = parts["loss"]
+        else:
+            out = self(batch["input"])
+            loss = self._loss(out, batch["target"])
         metric = self.train_metric if stage == "train" else self.val_metric
         metric(out.argmax(-1) if self.task == "class" else out, batch["target"])
-        bs = batch["target"].shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
         self.log(f"{stage}/{self.metric_name}", metric, prog_bar=True, on_step=False, on_epoch=True, batch_size=bs)
         return loss

@@ -119,19 +119,26 @@ class ModelContract:
 
     rank: int
     tasks: tuple[str, ...]
+    #: a fixed number of input channels / outputs the network is built for (None: any)
+    channels: int | None = None
+    outputs: int | None = None
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ModelContract:
         try:
             rank, tasks = int(node["rank"]), tuple(str(t) for t in node["tasks"])
+            channels = None if node.get("channels") is None else int(node["channels"])
+            outputs = None if node.get("outputs") is None else int(node["outputs"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
-                field="model.accepts", value=dict(node), allowed="a mapping {rank: 2|3, tasks: [...]}"
+                field="model.accepts",
+                value=dict(node),
+                allowed="a mapping {rank: 2|3, tasks: [...], channels: int (optional), outputs: int (optional)}",
             ) from exc
         unknown = [t for t in tasks if t not in TASK_KINDS]
         if unknown:
             raise ConfigError(field="model.accepts.tasks", value=list(tasks), allowed=f"kinds among {TASK_KINDS}")
-        return cls(rank, tasks)
+        return cls(rank, tasks, channels, outputs)
 
 
 def check_compatible(spec: SystemSpec, system: Any, model_name: str, contract: ModelContract) -> None:
@@ -144,7 +151,7 @@ def check_compatible(spec: SystemSpec, system: Any, model_name: str, contract: M
         raise ConfigError(
             f"model={model_name} cannot learn system={spec.name} target={target_name!r}: the target is a "
             f"{target.kind!r} task, the model handles {list(contract.tasks)}; "
-            f"allowed targets for this model: {_targets_for(spec, contract) or 'none'}",
+            f"allowed targets for this model: {_targets_for(spec, contract, system) or 'none'}",
             field="model",
             value=model_name,
             allowed=f"a model for {target.kind!r} targets",
@@ -164,10 +171,38 @@ def check_compatible(spec: SystemSpec, system: Any, model_name: str, contract: M
             value=model_name,
             allowed=f"a model for rank-{feed.rank} input",
         )
+    outputs = spec.outputs(system)
+    if contract.outputs is not None and outputs != contract.outputs:
+        raise ConfigError(
+            f"model={model_name} is built for {contract.outputs} outputs, but system={spec.name} "
+            f"target={target_name!r} has {outputs}; allowed targets for this model: "
+            f"{_targets_for(spec, contract, system) or 'none'}",
+            field="model",
+            value=model_name,
+            allowed=f"a model for {outputs}-output targets",
+        )
+    channels = spec.channels(system)
+    if contract.channels is not None and channels != contract.channels:
+        raise ConfigError(
+            f"model={model_name} takes {contract.channels}-channel input, but system={spec.name} "
+            f"feeds {channels} channels ('{feed_name}' input)",
+            field="model",
+            value=model_name,
+            allowed=f"a model for {channels}-channel input",
+        )
 
 
-def _targets_for(spec: SystemSpec, contract: ModelContract) -> list[str]:
-    return sorted(name for name, t in spec.targets.items() if t.kind in contract.tasks)
+def _targets_for(spec: SystemSpec, contract: ModelContract, system: Any = None) -> list[str]:
+    """Targets of this system the model can learn (kind, and fixed outputs when declared)."""
+
+    def fits(name: str, t: Target) -> bool:
+        if t.kind not in contract.tasks:
+            return False
+        if contract.outputs is None or system is None:
+            return True
+        return _value(t.outputs, system) == contract.outputs
+
+    return sorted(name for name, t in spec.targets.items() if fits(name, t))
 
 
 def import_object(path: str) -> Any:
