@@ -56,10 +56,26 @@ def _constant(name: str) -> float:
     return value
 
 
+def _mean(seq: Any) -> float:
+    values = [float(v) for v in seq]
+    return sum(values) / len(values)
+
+
+def _std(seq: Any) -> float:
+    """Population standard deviation: a grid with equal counts per value has exactly this spread."""
+    m = _mean(seq)
+    return (sum((float(v) - m) ** 2 for v in seq) / len(seq)) ** 0.5
+
+
 def register_resolvers() -> None:
-    """``${len:...}``, ``${physml_uid:}`` (keeps run dirs apart), ``${feed:...}`` and ``${const:...}``."""
+    """``${len:...}``, ``${mean:...}``/``${std:...}`` of a list, ``${physml_uid:}`` (keeps run
+    dirs apart), ``${feed:...}`` and ``${const:...}``."""
     if not OmegaConf.has_resolver("len"):
         OmegaConf.register_new_resolver("len", lambda seq: len(seq))
+    if not OmegaConf.has_resolver("mean"):
+        OmegaConf.register_new_resolver("mean", _mean)
+    if not OmegaConf.has_resolver("std"):
+        OmegaConf.register_new_resolver("std", _std)
     if not OmegaConf.has_resolver("physml_uid"):
         OmegaConf.register_new_resolver("physml_uid", lambda: _RUN_ID, use_cache=True)
     if not OmegaConf.has_resolver("feed"):
