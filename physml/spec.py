@@ -171,8 +171,8 @@ def check_compatible(spec: SystemSpec, system: Any, model_name: str, contract: M
             value=model_name,
             allowed=f"a model for rank-{feed.rank} input",
         )
-    outputs = spec.outputs(system)
-    if contract.outputs is not None and outputs != contract.outputs:
+    outputs = _if_valid(lambda: spec.outputs(system)) if contract.outputs is not None else None
+    if outputs is not None and outputs != contract.outputs:
         raise ConfigError(
             f"model={model_name} is built for {contract.outputs} outputs, but system={spec.name} "
             f"target={target_name!r} has {outputs}; allowed targets for this model: "
@@ -181,8 +181,8 @@ def check_compatible(spec: SystemSpec, system: Any, model_name: str, contract: M
             value=model_name,
             allowed=f"a model for {outputs}-output targets",
         )
-    channels = spec.channels(system)
-    if contract.channels is not None and channels != contract.channels:
+    channels = _if_valid(lambda: spec.channels(system)) if contract.channels is not None else None
+    if channels is not None and channels != contract.channels:
         raise ConfigError(
             f"model={model_name} takes {contract.channels}-channel input, but system={spec.name} "
             f"feeds {channels} channels ('{feed_name}' input)",
@@ -190,6 +190,15 @@ def check_compatible(spec: SystemSpec, system: Any, model_name: str, contract: M
             value=model_name,
             allowed=f"a model for {channels}-channel input",
         )
+
+
+def _if_valid(quantity: Callable[[], int]) -> int | None:
+    """The quantity, or None when the system fields it derives from are themselves invalid:
+    the simulator's own checks then name those fields, which is the more useful error."""
+    try:
+        return quantity()
+    except (TypeError, ValueError, KeyError):
+        return None
 
 
 def _targets_for(spec: SystemSpec, contract: ModelContract, system: Any = None) -> list[str]:

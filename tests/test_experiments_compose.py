@@ -89,3 +89,12 @@ def test_every_laptop_size_belongs_to_an_experiment_and_validates(tmp_path: Path
     laptop = compose_config([f"experiment={name}", "scale=laptop"], tmp_path)
     validate(laptop)
     assert OmegaConf.to_container(laptop.system, resolve=True) != OmegaConf.to_container(paper.system, resolve=True)
+
+
+def test_a_model_with_fixed_outputs_is_refused_for_other_targets(tmp_path: Path) -> None:
+    """model=floodfill declares outputs: 2 (spanning or not): p_class (31 outputs) is refused
+    at start-up, naming the target it can learn; spanning validates."""
+    validate(compose_config(["system=percolation", "system.target=spanning", "model=floodfill"], tmp_path))
+    cfg = compose_config(["system=percolation", "system.target=p_class", "model=floodfill"], tmp_path)
+    with pytest.raises(ConfigError, match=r"built for 2 outputs.*has 31.*\['spanning'\]"):
+        validate(cfg)
