@@ -29,6 +29,7 @@ SPEC = SystemSpec(
     },
     feeds={"image": Feed("x", rank=2, channels=1, size="L", doc="occupation image 1×L×L in {0, 1}")},
     analysis="physml.analysis.percolation:PercolationAnalysis",
+    studies=("physml.analysis.percolation_fss:SpanningCollapse",),
     constants={
         "p_c": Constant(PC_SQUARE_SITE, "Jacobsen, J. Phys. A 48, 454003 (2015)"),
         "nu": Constant(NU_PERCOLATION_2D, "den Nijs, J. Phys. A 12, 1857 (1979)"),

@@ -262,3 +262,27 @@ def test_percolation_spanning_probability_collapse() -> None:
     assert abs(r.nu - NU_PERCOLATION_2D) < 3 * r.nu_err
     assert abs(r.nu - NU_PERCOLATION_2D) < 0.05 * NU_PERCOLATION_2D
     assert r.quality < 1.5 and r.quality < plain.quality
+
+
+def test_bad_input_is_named_in_quality_and_with_trials() -> None:
+    """The same checks guard quality() and binomial input: one size, or sizes that never meet."""
+    x, y, dy, L = synthetic(seed=29)
+    with pytest.raises(ConfigError, match="at least two different system sizes") as info:
+        quality(x, y, np.full_like(L, 64), dy, x_c=X_C, nu=NU)
+    assert info.value.field == "L"
+    P = np.clip(y / 2.0, 0.0, 1.0)
+    with pytest.raises(ConfigError, match="at least two different system sizes") as info:
+        collapse(np.arange(P.size) / P.size, P, np.full_like(L, 16), trials=100, n_bootstrap=0)
+    assert info.value.field == "L"
+    two = L <= 32
+    with pytest.raises(ConfigError, match="overlap") as info:
+        collapse(x[two] + np.where(L[two] == 32, 0.5, 0.0), P[two], L[two], trials=100, n_bootstrap=0)
+    assert info.value.field == "x"
+
+
+def test_no_overlap_in_the_search_box_is_named() -> None:
+    """x ranges that overlap, but an x_c box where the scaled ranges never do, fail clearly."""
+    x, y, dy, L = synthetic(seed=31)
+    with pytest.raises(ConfigError, match="no \\(x_c, nu\\) in the search box") as info:
+        collapse(x, y, L, dy, x_c_bounds=(5.0, 6.0), n_bootstrap=0)
+    assert info.value.field == "x"
