@@ -85,3 +85,31 @@ def test_reproduce_end_to_end_resumes_and_writes_the_scorecard(tmp_path: Path) -
     assert (tmp_path / "docs" / "scorecard.md").exists() and (tmp_path / "out" / "report.html").exists()
     again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert again.returncode == 0 and [p.stat().st_mtime for p in summaries] == stamps
+
+
+def test_cost_counts_resnet18_flops_and_the_configured_states() -> None:
+    """Independent values: torchvision publishes 1.814 GMAC for ResNet18 on a 3x224x224 image
+    (``ResNet18_Weights.IMAGENET1K_V1.meta['_ops']``). On 1 channel with 2 outputs the first
+    convolution costs a third (118.0 -> 39.3 MMAC) and the head 1 instead of 513 kMAC: 1.735 GMAC,
+    i.e. 3.47 GFLOP. States: 31 p x (900 train + 100 test) at the laptop scale."""
+    from physml.reproduce.cost import job_cost
+
+    cost = job_cost("x", ("experiment=percolation_spanning", "system.L=224", "model.net.stem=imagenet"), "paper")
+    assert cost.forward_flops == pytest.approx(2 * (1.814e9 - 118.0e6 + 39.3e6 - 0.51e6), rel=0.01)
+    assert cost.train_flops_per_sample == 3 * cost.forward_flops
+    laptop = job_cost("x", ("experiment=percolation_p_classification",), "laptop")
+    states = sorted(n for _, n in laptop.datasets.values())
+    assert states == [31 * 100, 31 * 900] and laptop.train_samples == 31 * 900 and laptop.epochs == 3
+    sizes = {b // n for b, n in laptop.datasets.values()}
+    assert len(sizes) == 1 and sizes.pop() >= 32 * 32  # at least the uint8 lattice per state
+
+
+def test_cost_flag_prints_a_table_and_rejects_a_bad_rate(capsys: pytest.CaptureFixture[str]) -> None:
+    from physml.reproduce import main
+
+    run = ["--cost", "--study", "percolation_spanning"]
+    assert main([*run, "--scale", "laptop"]) == 0
+    out = capsys.readouterr().out
+    assert "| percolation_spanning | 3 |" in out and "GPU-hours" in out
+    assert main([*run, "--tflops", "0"]) == 2
+    assert "--tflops 0.0: allowed numbers > 0" in capsys.readouterr().err

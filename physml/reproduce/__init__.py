@@ -1,6 +1,7 @@
 """`physml reproduce`: run the review's results as studies and write a scorecard with verdicts.
 
     physml reproduce [--study NAME ...] [--scale laptop|paper] [--out DIR] [--docs DIR]
+    physml reproduce --cost [--scale paper] [--tflops 25]   (what a scale costs; runs nothing)
 
 Each study's runs go to ``<out>/<study>/<job>`` (one ``train.py`` process each, sharing
 ``<out>/data``); finished runs are skipped and interrupted ones resumed, so the command
@@ -44,12 +45,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=None, help="copy scorecard.md/.json and its figures here")
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for every run (e.g. debug=tiny)")
     parser.add_argument("--list", action="store_true", help="list the studies and their runs, run nothing")
+    parser.add_argument(
+        "--cost", action="store_true", help="print states, data size, training FLOPs and GPU-hours; run nothing"
+    )
+    parser.add_argument("--tflops", type=float, default=None, help="--cost: assumed sustained TFLOP/s (default 25)")
     args = parser.parse_args(argv)
     names = args.study or list(STUDIES)
     unknown = [n for n in names if n not in STUDIES]
     if unknown:
         print(f"physml reproduce: unknown study {unknown}: allowed {list(STUDIES)}", file=sys.stderr)
         return 2
+    if args.tflops is not None and not args.tflops > 0:
+        print(f"physml reproduce: --tflops {args.tflops}: allowed numbers > 0", file=sys.stderr)
+        return 2
+    if args.cost:
+        from physml.reproduce.cost import DEFAULT_TFLOPS, cost_table
+
+        print(cost_table([STUDIES[n] for n in names], args.scale, args.tflops or DEFAULT_TFLOPS))
+        return 0
     if args.list:
         for name in names:
             study = STUDIES[name]
