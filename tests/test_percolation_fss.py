@@ -92,8 +92,11 @@ def test_study_collapses_labels_and_a_physics_network_not_a_density_reader(tmp_p
     good, bad = by_model["physics"].metrics, by_model["density"].metrics
     assert abs(good["fss/P_net/x_c"] - PC) < 0.003 and abs(good["fss/P_net/nu"] - NU) < 0.1, good
     assert bad["fss/P_net/nu"] > 2.5, bad  # a width that does not shrink: no ν = 4/3
-    assert {"fss_curves", "fss_P_true", "fss_P_net"} <= set(by_model["physics"].figures)
-    assert len(by_model["physics"].tables["fss_fits"]) == 2
+    # scaled with the known p_c and ν: the labels and the physics network collapse, the density reader not
+    assert good["fss/P_true/S_known"] < 2 and good["fss/P_net/S_known"] < 2, good
+    assert bad["fss/P_net/S_known"] > 10 * good["fss/P_net/S_known"], bad
+    assert {"fss_curves", "fss_P_true", "fss_P_net", "fss_P_net_known"} <= set(by_model["physics"].figures)
+    assert len(by_model["physics"].tables["fss_fits"]) == 4  # per observable: the fit, the known values
 
 
 def test_report_runs_the_study_for_percolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,7 @@ curve whose width need not shrink like L^{-1/ν}.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from physml.analysis.common import AnalysisResult
-from physml.analysis.fss import CollapseResult, binomial_errors, collapse
+from physml.analysis.fss import CollapseResult, binomial_errors, collapse, quality
 from physml.analysis.fss_figures import collapse_figure
 from physml.analysis.studies import Study, setting_label
 from physml.constants import NU_PERCOLATION_2D, PC_SQUARE_SITE
@@ -75,14 +76,33 @@ def spanning_rows(L: int, p: np.ndarray, spanning: np.ndarray, prob: np.ndarray)
     return rows
 
 
-def fit_row(observable: str, omega: float | None, r: CollapseResult) -> dict[str, Any]:
+def fit_row(observable: str, omega: float | str | None, r: CollapseResult) -> dict[str, Any]:
     """A flat table row of one fit, with the pulls against the known p_c and ν."""
     row: dict[str, Any] = {"observable": observable, "omega": "none" if omega is None else omega}
+    # omega "known": not a fit, the data scaled with the known p_c and ν (S only)
     row.update({k: v for k, v in r.summary().items() if k not in ("zeta", "zeta_err", "omega")})
     for key, value in KNOWN.items():
         err = getattr(r, f"{key}_err")
         row[f"{key}_pull"] = (getattr(r, key) - value) / err if err > 0 else math.nan
     return row
+
+
+def at_known(r: CollapseResult) -> CollapseResult:
+    """The fit's data at the known p_c and ν (no correction, no errors): S says how well the
+    sizes fall on one curve when scaled like the physics."""
+    S, N = quality(r.x, r.y, r.L, r.dy, KNOWN["x_c"], KNOWN["nu"])
+    return dataclasses.replace(
+        r,
+        x_c=KNOWN["x_c"],
+        nu=KNOWN["nu"],
+        x_c_err=0.0,
+        nu_err=0.0,
+        quality=S,
+        n_terms=N,
+        bootstrap=np.empty((0, r.bootstrap.shape[1])),
+        at_bound=(),
+        method=f"{r.method}, at the known p_c and ν",
+    )
 
 
 def plot_curves(rows: list[dict[str, float]]) -> plt.Figure:
@@ -181,5 +201,13 @@ class SpanningCollapse(Study):
                 result.metrics[f"fss/{tag}/S"] = r.quality
                 title = f"{model}: {label}" + ("" if omega is None else f", ω = {omega:g}")
                 result.figures[f"fss_{tag}"] = collapse_figure(r, "p", observable, title, KNOWN)
+                if omega is None:  # the same data scaled with the known p_c and ν: S there
+                    known = at_known(r)
+                    fits.append(fit_row(observable, "known", known))
+                    result.metrics[f"fss/{observable}/S_known"] = known.quality
+                    title = f"{model}: {label}, scaled with the known p_c and ν"
+                    result.figures[f"fss_{observable}_known"] = collapse_figure(
+                        known, "p", observable, title, KNOWN
+                    )
         result.tables["fss_fits"] = fits
         return result.with_metrics_table()
