@@ -96,3 +96,35 @@ def test_target_scale_maps_the_standardised_head_to_target_units() -> None:
         torch.testing.assert_close(scaled(x), 0.55 + 0.15 * plain(x))
     with pytest.raises(ConfigError, match="target_std"):
         resnet18(in_channels=1, num_outputs=1, target_std=0.0)
+
+
+def test_width_64_is_torchvision_resnet18_and_width_scales_every_stage() -> None:
+    """width = 64 draws exactly torchvision's resnet18 weights (same seed, same tensors, stem
+    replaced as before); width = 16 has stages of 16/32/64/128 channels and runs every stem."""
+    from torchvision.models import resnet18 as tv_resnet18
+
+    torch.manual_seed(3)
+    ours = resnet18(in_channels=3, num_outputs=5)
+    torch.manual_seed(3)
+    reference = tv_resnet18(weights=None, num_classes=5)
+    ref_state = reference.state_dict()
+    for name, tensor in ours.state_dict().items():
+        if not name.startswith("conv1."):  # the stem convolution is re-drawn for in_channels
+            torch.testing.assert_close(tensor, ref_state[name], msg=name)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
+
+    for stem in ("imagenet", "avgpool", "small"):
+        narrow = resnet18(in_channels=1, num_outputs=3, stem=stem, width=16)
+        widths = [narrow.conv1.out_channels] + [getattr(narrow, f"layer{k}")[-1].conv2.out_channels for k in range(1, 5)]
+        assert widths == [16, 16, 32, 64, 128]
+        assert narrow.fc.in_features == 128
+        assert narrow(torch.rand(2, 1, 16, 16)).shape == (2, 3)
+    full = sum(p.numel() for p in resnet18(1, 3).parameters())
+    quarter = sum(p.numel() for p in resnet18(1, 3, width=32).parameters())
+    assert 0.24 < quarter / full < 0.26  # convolution weights scale as width²
+
+
+@pytest.mark.parametrize("width", [0, -8, 2.5, True, 10**7])
+def test_bad_width_is_named_in_the_error(width: object) -> None:
+    with pytest.raises(ConfigError, match="width"):
+        resnet18(in_channels=1, num_outputs=3, width=width)

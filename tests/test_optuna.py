@@ -44,7 +44,7 @@ def test_the_example_search_is_valid_and_shares_one_study_in_the_sweep_dir() -> 
     assert cfg.hydra.sweeper._target_ == "hydra_plugins.physml_search.OptunaSearch"
     assert cfg.hydra.sweeper.storage == f"sqlite:///{cfg.hydra.sweep.dir}/optuna.db"
     assert cfg.optimized_metric == "val/loss_min" and cfg.hydra.sweeper.direction == "minimize"
-    assert set(cfg.hydra.sweeper.params) == {"model.optimizer.lr", "data.batch_size", "model.net.stem"}
+    assert set(cfg.hydra.sweeper.params) == {"model.optimizer.lr", "data.batch_size", "model.net.width", "model.net.stem"}
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_parallel_jobs_share_the_study_and_a_resumed_study_continues(tmp_path: P
         params = db.execute("SELECT t.number, p.param_name FROM trial_params p JOIN trials t "
                             "ON p.trial_id = t.trial_id").fetchall()
     assert [(n, s) for n, s, _ in trials] == [(0, "COMPLETE"), (1, "COMPLETE"), (2, "COMPLETE")]
-    assert {name for _, name in params} == {"model.optimizer.lr", "data.batch_size", "model.net.stem"}
+    assert {name for _, name in params} == {"model.optimizer.lr", "data.batch_size", "model.net.width", "model.net.stem"}
     for number, _, value in trials:  # job n is trial n; Optuna was told that job's best val/loss
         run = sweep / str(number)
         assert value == pytest.approx(_best_val_loss(run), rel=1e-6)
