@@ -333,3 +333,28 @@ def test_a_run_that_cannot_support_a_boundary_says_so() -> None:
     good = _synthetic_eps({0.0: 2.3, 0.2: 1.7})
     reg = analyse_region({"test": good}, "low_J2", {"T_max": 0.3, "J2_min": 0.0, "J2_max": 0.2})
     assert boundary_warnings(reg) == {}
+
+
+def test_phase_map_pairs_regions_chosen_by_experiment_files() -> None:
+    """The scorecard's runs pick the region by experiment file (j1j2_vae_low_j2 / _high_j2), not by
+    a system.region override: such a low/high pair on one grid and seed must form one map, and
+    runs on different grids or seeds must not (the pairing once required equal overrides, so
+    the scorecard reported 'no pair' for 12 finished runs)."""
+    from types import SimpleNamespace
+
+    from physml.analysis.j1j2.studies import PhaseMapStudy
+
+    def run(experiment: str, region: str, seed: int, L: int) -> SimpleNamespace:
+        settings = {"system.region": region, "seed": seed, "system.L": L, "system.J2_values": [0.0, 1.0],
+                    "system.T_max": 4.0, "system.T_min": 0.1, "system.dT": 0.05}
+        return SimpleNamespace(system="j1j2", overrides=[f"experiment={experiment}", f"system.L={L}", f"seed={seed}"],
+                               setting=lambda key, default=None, s=settings: s.get(key, default))
+
+    runs = [run("j1j2_vae_low_j2", "low_J2", s, L) for s in (0, 1) for L in (16, 30)]
+    runs += [run("j1j2_vae_high_j2", "high_J2", s, L) for s in (0, 1) for L in (16, 30)]
+    runs.append(run("j1j2_vae_high_j2", "high_J2", 2, 30))  # no low-J2 partner
+    groups = PhaseMapStudy().groups(runs)
+    assert len(groups) == 4
+    for low, high in groups:
+        assert (low.setting("system.region"), high.setting("system.region")) == ("low_J2", "high_J2")
+        assert low.setting("seed") == high.setting("seed") and low.setting("system.L") == high.setting("system.L")

@@ -18,6 +18,10 @@ from physml.analysis.studies import Study, setting_label
 from physml.runstore import RunRecord
 
 
+#: the fields that fix a run's (J2, T) grid: a low-J2 and a high-J2 run pair only on the same grid
+GRID_KEYS = ("L", "J2_values", "T_max", "T_min", "dT")
+
+
 class PhaseMapStudy(Study):
     """Review Fig. 6(c): the three-phase map from a low-J2 and a high-J2 run on the same grid."""
 
@@ -27,8 +31,12 @@ class PhaseMapStudy(Study):
         by_setting: dict[str, dict[str, RunRecord]] = defaultdict(dict)
         for run in runs:
             if run.system == "j1j2":
-                label = setting_label(run, ignore=("seed", "system.region"))
-                by_setting[f"{label} seed={run.setting('seed')}"].setdefault(str(run.setting("system.region")), run)
+                # the region may come from the experiment file (j1j2_vae_low_j2 / _high_j2), so the
+                # experiment is not part of the key; the (L, J2, T) grid the map needs is
+                label = setting_label(run, ignore=("seed", "system.region", "experiment"))
+                grid = " ".join(f"{k}={run.setting('system.' + k)}" for k in GRID_KEYS)
+                key = f"{label} {grid} seed={run.setting('seed')}"
+                by_setting[key].setdefault(str(run.setting("system.region")), run)
         return [[pair["low_J2"], pair["high_J2"]] for pair in by_setting.values() if {"low_J2", "high_J2"} <= set(pair)]
 
     def __call__(self, runs: Sequence[RunRecord]) -> AnalysisResult:
