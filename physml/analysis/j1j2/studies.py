@@ -17,7 +17,6 @@ from physml.analysis.j1j2.phase_map import analyse_region, combine_regions
 from physml.analysis.studies import Study, setting_label
 from physml.runstore import RunRecord
 
-
 #: the fields that fix a run's (J2, T) grid: a low-J2 and a high-J2 run pair only on the same grid
 GRID_KEYS = ("L", "J2_values", "T_max", "T_min", "dT")
 
