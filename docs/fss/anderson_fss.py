@@ -16,7 +16,7 @@ errors) as P_loc ≈ f((w − w_c) M^{1/ν}), and S is also evaluated at the kno
 w_c = 16.54, ν = 1.57 (Slevin & Ohtsuki). If the network's output scaled like the physics
 it would collapse with those values; the run says whether it does.
 
-Writes docs/fss/anderson/{anderson_fss.csv, anderson_fss.md, collapse.png, collapse_known.png}.
+Writes docs/fss/anderson/{anderson_fss_data.csv, anderson_fss.csv, anderson_fss.md, collapse.png}.
 """
 
 from __future__ import annotations
