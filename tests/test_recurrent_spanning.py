@@ -20,7 +20,8 @@ from lightning_modules.components.recurrent import (
     spanning_from_connectivity,
 )
 from physml.errors import ConfigError
-from simulators.percolation import PercolationSimulator, label_clusters, n_occupied
+from simulators.percolation import label_clusters, n_occupied
+from tests.spanning_helpers import PC_TABLE, REPO, exact_flood_fill, lattices, shipped_floodfill
 
 
 @pytest.fixture(autouse=True)
@@ -32,29 +33,9 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def lattices(L: int, n: int, p: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """n exact-density lattices at p as (n, 1, L, L) floats and their spanning labels."""
-    sim = PercolationSimulator.from_config(L=L, p_values=[p])
-    d = sim.generate(np.zeros(n, dtype=np.int64), np.random.default_rng(seed))
-    return torch.from_numpy(d["x"]).float()[:, None], torch.from_numpy(d["spanning"].astype(np.int64))
-
-
 def flood_fill_net(**kwargs: object) -> FloodFillRNN:
-    """The network with hand-set weights that implement exact flood fill: a tag moves to the
-    four nearest neighbours, seeds on the top edge, and the readout says 'spanning' when
-    the top channel reaches the bottom strip or the left channel the right strip."""
-    net = FloodFillRNN(**kwargs)
-    with torch.no_grad():
-        k = torch.zeros(8, 3, 3)
-        k[0] = torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
-        k[4, 1, 1] = 1.0
-        net.kernels.copy_(k)
-        net.readout.weight.zero_()
-        net.readout.bias.zero_()
-        net.readout.weight[1, 4 + 0] = 1.0  # top channel on the bottom strip
-        net.readout.weight[1, 12 + 2] = 1.0  # left channel on the right strip
-        net.readout.bias[1] = -0.5
-    return net.eval()
+    """The network (with ``kwargs``) carrying the exact flood-fill weights."""
+    return exact_flood_fill(FloodFillRNN(**kwargs))
 
 
 # ----------------------------------------------------------------------------- the module
@@ -178,14 +159,12 @@ def test_fixed_pc_experiments_use_the_measured_pc() -> None:
     tests/benchmarks/spanning_pc_scan.py) within 1e-4, with the same number of occupied
     sites (the same exact-density ensemble); the p_c stream uses it too."""
     import json
-    from pathlib import Path
 
     from omegaconf import OmegaConf
 
-    root = Path(__file__).resolve().parents[1]
-    measured = json.loads((root / "docs" / "spanning" / "pc_L.json").read_text())
+    measured = json.loads(PC_TABLE.read_text())
     for L in (32, 64):
-        cfg = OmegaConf.load(root / "conf" / "experiment" / f"percolation_spanning_pc{L}.yaml")
+        cfg = OmegaConf.load(REPO / "conf" / "experiment" / f"percolation_spanning_pc{L}.yaml")
         assert cfg.system.L == L
         p, p_c = cfg.system.p_values[0], measured[str(L)]["p_c_L"]
         assert abs(p - p_c) < 1e-4 and n_occupied(p, L) == n_occupied(p_c, L)
@@ -228,17 +207,6 @@ def _accuracy(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return (net(x).argmax(-1) == y).float().mean().item()
 
 
-def shipped_recurrent_net() -> FloodFillRNN:
-    """FloodFillRNN with the settings model=floodfill ships (conf/model/floodfill.yaml)."""
-    from pathlib import Path
-
-    from omegaconf import OmegaConf
-
-    node = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "model" / "floodfill.yaml").net
-    skip = ("_target_", "in_channels", "num_outputs")
-    return FloodFillRNN(**{k: v for k, v in OmegaConf.to_container(node).items() if k not in skip})
-
-
 @pytest.mark.slow
 def test_learns_spanning_at_fixed_pc_where_resnet18_does_not() -> None:
     """Trained for seconds at L = 12 and p_c(12) (docs/spanning/pc_L.md: 0.5558; about half
@@ -254,13 +222,13 @@ def test_learns_spanning_at_fixed_pc_where_resnet18_does_not() -> None:
     majority = max(y_test.float().mean().item(), 1 - y_test.float().mean().item())
     assert majority < 0.6
 
-    net = shipped_recurrent_net()
+    net = shipped_floodfill()
     _train(net, x, y, steps=150, recurrent=True)
     assert _accuracy(net, x_test, y_test) >= 0.90
     assert _accuracy(net, x_24, y_24) >= 0.90
 
     torch.manual_seed(0)
-    shuffled = shipped_recurrent_net()
+    shuffled = shipped_floodfill()
     _train(shuffled, x, y[torch.randperm(len(y), generator=torch.Generator().manual_seed(1))], 150, recurrent=True)
     assert _accuracy(shuffled, x_test, y_test) <= majority + 0.08
 

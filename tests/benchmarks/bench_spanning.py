@@ -20,52 +20,19 @@ writes docs/spanning/bench.md.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 
-from lightning_modules.components.recurrent import FloodFillRNN
 from lightning_modules.components.resnet import resnet18
-from simulators.percolation import PercolationSimulator
+from tests.spanning_helpers import exact_flood_fill, lattices, measured_pc, shipped_floodfill
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "docs" / "spanning"
 LAPTOP_STEPS = 4 * 57
-
-
-def floodfill_from_yaml() -> FloodFillRNN:
-    net = OmegaConf.load(REPO / "conf" / "model" / "floodfill.yaml").net
-    kwargs = {
-        k: v
-        for k, v in OmegaConf.to_container(net).items()
-        if k not in ("_target_", "in_channels", "num_outputs")
-    }
-    return FloodFillRNN(**kwargs)
-
-
-def exact_weights(net: FloodFillRNN) -> FloodFillRNN:
-    """Nearest-neighbour flood fill from each edge (see tests/test_recurrent_spanning.py)."""
-    with torch.no_grad():
-        k = torch.zeros(8, 3, 3)
-        k[0] = torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
-        k[4, 1, 1] = 1.0
-        net.kernels.copy_(k)
-    return net
-
-
-def p_c(L: int) -> float:
-    return round(json.loads((OUT / "pc_L.json").read_text())[str(L)]["p_c_L"], 4)
-
-
-def lattices(L: int, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    sim = PercolationSimulator.from_config(L=L, p_values=[p_c(L)])
-    d = sim.generate(np.zeros(n, dtype=np.int64), np.random.default_rng(seed))
-    return torch.from_numpy(d["x"]).float()[:, None], torch.from_numpy(d["spanning"].astype(np.int64))
 
 
 def train_step_seconds(
@@ -105,14 +72,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    nets = {"FloodFillRNN": floodfill_from_yaml(), "ResNet18": resnet18(1, 2, stem="imagenet")}
+    nets = {"FloodFillRNN": shipped_floodfill(), "ResNet18": resnet18(1, 2, stem="imagenet")}
     params = {k: sum(p.numel() for p in v.parameters()) for k, v in nets.items()}
-    x, y = lattices(32, 32 * (args.train_steps + 1), seed=1)
+    x, y = lattices(32, 32 * (args.train_steps + 1), measured_pc(32), seed=1)
     step_s = {k: train_step_seconds(v, k == "FloodFillRNN", x, y, args.train_steps) for k, v in nets.items()}
-    exact_weights(nets["FloodFillRNN"])
+    exact_flood_fill(nets["FloodFillRNN"])
     infer = {k: {} for k in nets}
     for L in args.sizes:
-        xl, _ = lattices(L, 10, seed=2)
+        xl, _ = lattices(L, 10, measured_pc(L), seed=2)
         for k, v in nets.items():
             infer[k][L] = infer_ms(v, xl, args.repeats)
             print(k, L, f"{infer[k][L]:.2f} ms/lattice", flush=True)

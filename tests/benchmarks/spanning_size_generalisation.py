@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import sys
 import time
@@ -33,7 +32,7 @@ from spanning_fixed_pc import REPO, run_one  # noqa: E402
 
 from physml.build import build_model  # noqa: E402
 from physml.config import register_resolvers  # noqa: E402
-from simulators.percolation import PercolationSimulator  # noqa: E402
+from tests.spanning_helpers import lattices, measured_pc  # noqa: E402
 
 OUT = REPO / "docs" / "spanning"
 EXPERIMENT = "percolation_spanning_pc32"
@@ -52,15 +51,10 @@ def load_network(run_dir: Path) -> torch.nn.Module:
     return module.net.eval()
 
 
-def p_c(L: int) -> float:
-    table = json.loads((OUT / "pc_L.json").read_text())
-    return round(table[str(L)]["p_c_L"], 4)
-
-
-def lattices(L: int, n: int) -> tuple[torch.Tensor, np.ndarray]:
-    sim = PercolationSimulator.from_config(L=L, p_values=[p_c(L)])
-    d = sim.generate(np.zeros(n, dtype=np.int64), np.random.default_rng(7 + L))
-    return torch.from_numpy(d["x"]).float()[:, None], d["spanning"].astype(np.int64)
+def held_out_lattices(L: int, n: int) -> tuple[torch.Tensor, np.ndarray]:
+    """The shared test lattices of size L: n at p_c(L), seed 7 + L."""
+    x, y = lattices(L, n, measured_pc(L), 7 + L)
+    return x, y.numpy()
 
 
 @torch.no_grad()
@@ -76,7 +70,7 @@ def hidden_state(net: torch.nn.Module, out: Path) -> None:
     from lightning_modules.components.recurrent import hidden_state_figure
 
     for L in (32, 64):
-        x, y = lattices(L, 60)
+        x, y = held_out_lattices(L, 60)
         pick = list(np.flatnonzero(y == 1)[:2]) + list(np.flatnonzero(y == 0)[:1])
         fig = hidden_state_figure(net, x[pick], steps=(L // 4, L, 2 * L))
         fig.savefig(out / f"hidden_state_L{L}.png", dpi=110)
@@ -101,7 +95,7 @@ def main() -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    tests = {L: lattices(L, N_TEST.get(L, 200)) for L in args.sizes}
+    tests = {L: held_out_lattices(L, N_TEST.get(L, 200)) for L in args.sizes}
     for model in ("floodfill", "resnet18"):
         for seed in args.seeds:
             run_one(EXPERIMENT, model, seed, args.scale, args.root, [])
@@ -115,7 +109,7 @@ def main() -> None:
                     "model": model,
                     "seed": seed,
                     "L": L,
-                    "p": p_c(L),
+                    "p": measured_pc(L),
                     "n": len(y),
                     "acc": acc,
                     "majority": max(share, 1 - share),
