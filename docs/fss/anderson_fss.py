@@ -10,7 +10,8 @@ M = 8, 12, 16, three seeds each) and forms the network's **localised probability
 
 the probability mass the classifier puts on the localised side of w_c = 16.54 (a phase
 output read from the w classifier; no extra training). Mean over seeds; error: the
-standard error over seeds, floored at the standard error over the pooled test states.
+standard error over seeds, floored at the standard error over the pooled test states and
+at the binomial error of a fraction 0 of that many states.
 It is collapsed with :func:`physml.analysis.fss.collapse` (Houdayer–Hartmann S, bootstrap
 errors) as P_loc ≈ f((w − w_c) M^{1/ν}), and S is also evaluated at the known
 w_c = 16.54, ν = 1.57 (Slevin & Ohtsuki). If the network's output scaled like the physics
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from physml.analysis.fss import collapse, quality
+from physml.analysis.fss import binomial_errors, collapse, quality
 from physml.analysis.fss_figures import collapse_figure
 from physml.constants import NU_ANDERSON, W_C_ANDERSON
 
@@ -71,7 +72,8 @@ def table(study: Path) -> list[dict[str, float]]:
             sem_seeds = (
                 float(np.std(per_seed, ddof=1) / math.sqrt(len(per_seed))) if len(per_seed) > 1 else 0.0
             )
-            floor = 0.5 / len(pooled)  # an output saturated at 0 or 1 still has a finite error
+            # an output saturated at 0 or 1 still has a finite error (as in percolation_fss)
+            floor = float(binomial_errors(0, len(pooled))[1])
             rows.append(
                 {
                     "M": M,
