@@ -25,7 +25,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.policies import SeparateStream, TestPool, balanced_sampler
+from datamodules.policies import SeparateStream, StratifiedBatchSampler, TestPool, balanced_sampler
 from physml.errors import check_bool, check_int, check_number, require
 from physml.simulator import Simulator
 from physml.spec import SystemSpec
@@ -118,6 +118,7 @@ class ZarrDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         progress: bool = True,
         balance_by: str | None = None,
+        stratify_batches: bool = False,
         batch_transforms: Sequence[BatchTransform] = (),
     ) -> None:
         super().__init__()
@@ -137,6 +138,13 @@ class ZarrDataModule(pl.LightningDataModule):
         check_int(data_seed, "data_seed", minimum=0)
         check_int(seed, "seed", minimum=0)
         check_bool(in_memory, "in_memory")
+        check_bool(stratify_batches, "stratify_batches")
+        require(
+            not stratify_batches or spec.targets[target].kind == "class",
+            "stratify_batches",
+            f"true only for class targets (target {target!r} is {spec.targets[target].kind})",
+            stratify_batches,
+        )
         self.simulator = simulator
         self.target = target
         self.target_spec = spec.targets[target]
@@ -153,6 +161,7 @@ class ZarrDataModule(pl.LightningDataModule):
         self.pin_memory = pin_memory
         self.progress = progress
         self.balance_by = balance_by
+        self.stratify_batches = stratify_batches
         self.batch_transforms = list(batch_transforms)
         if test_pool is None:
             require(test_units_per_point is not None, "test_units_per_point", "integers >= 1", test_units_per_point)
@@ -275,7 +284,15 @@ class ZarrDataModule(pl.LightningDataModule):
                 if name not in self.datasets:
                     self.datasets[name] = self._dataset(name)
 
-    def _loader(self, name: str, shuffle: bool = False, sampler: Any = None) -> DataLoader:
+    def _loader(self, name: str, shuffle: bool = False, sampler: Any = None, batch_sampler: Any = None) -> DataLoader:
+        if batch_sampler is not None:  # it owns batch size, order and shuffling
+            return DataLoader(
+                self.datasets[name],
+                batch_sampler=batch_sampler,
+                num_workers=self.num_workers,
+                pin_memory=self.pin_memory,
+                persistent_workers=self.num_workers > 0,
+            )
         return DataLoader(
             self.datasets[name],
             batch_size=self.batch_size,
@@ -287,7 +304,21 @@ class ZarrDataModule(pl.LightningDataModule):
             generator=torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None,
         )
 
+    def _train_labels(self, key: str) -> np.ndarray:
+        """A per-sample label of the training partition, stored or derived."""
+        group = open_dataset(self.specs["train"].path(self.data_dir))
+        if key in group:
+            return group[key][...][self.partition["train"]]
+        raw = {k: group[k][...][self.partition["train"]] for k in group.array_keys() if group[k].ndim == 1}
+        return np.asarray(self.spec.derived[key](raw, self.derivation_params()))
+
     def train_dataloader(self) -> DataLoader:
+        if self.stratify_batches:
+            world = self.trainer.world_size if self.trainer is not None else 1
+            require(world == 1, "data.stratify_batches",
+                    f"true only on one device (this run has {world} processes; DDP shards batches itself)", True)
+            labels = self._train_labels(self.target_spec.source)
+            return self._loader("train", batch_sampler=StratifiedBatchSampler(labels, self.batch_size, self.seed))
         sampler = None
         if self.balance_by is not None:
             group = open_dataset(self.specs["train"].path(self.data_dir))

@@ -24,7 +24,7 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from physml import constants
-from physml.errors import ConfigError, check_bool, check_choice, check_int, check_number
+from physml.errors import ConfigError, check_bool, check_choice, check_int, check_number, require
 from physml.spec import ModelContract, check_compatible, spec_of
 
 _RUN_ID = f"{os.getpid():x}{secrets.token_hex(2)}"
@@ -214,6 +214,7 @@ FIELD_RULES: dict[str, Any] = {
     "data.shard_units": lambda v, f: check_int(v, f, minimum=1),
     "data.generation_workers": lambda v, f: check_int(v, f, minimum=1),
     "data.in_memory": check_bool,
+    "data.stratify_batches": check_bool,
     "trainer.max_epochs": lambda v, f: check_int(v, f, minimum=1),
     "trainer.log_every_n_steps": lambda v, f: check_int(v, f, minimum=1),
     "trainer.limit_train_batches": _batches,
@@ -271,6 +272,17 @@ def check_data_dir(path: str) -> None:
         ) from None
 
 
+def _check_stratified(cfg: DictConfig, spec: Any) -> None:
+    """data.stratify_batches needs a class target and a batch size that is a multiple of its classes."""
+    kind = spec.target(cfg.system.target).kind
+    require(kind == "class", user_field(cfg, "data.stratify_batches"),
+            f"true only for class targets (system.target={cfg.system.target} is {kind})", True)
+    classes = spec.outputs(cfg.system)
+    require(cfg.data.batch_size % classes == 0, user_field(cfg, "data.batch_size"),
+            f"multiples of the {classes} classes of system.target={cfg.system.target} "
+            "when data.stratify_batches=true", cfg.data.batch_size)
+
+
 def validate(cfg: DictConfig) -> None:
     """Checks that must pass before anything is generated or trained."""
     check_fields(cfg)
@@ -279,6 +291,8 @@ def validate(cfg: DictConfig) -> None:
         spec.target(cfg.system.target)
         if spec.feed_field is not None:
             spec.feed(cfg.system)
+    if cfg.get("data", {}).get("stratify_batches", False):
+        _check_stratified(cfg, spec)
     if "model" in cfg:
         check_compatible(spec, cfg.system, str(cfg.model.get("name", "?")), model_contract(cfg))
     try:
