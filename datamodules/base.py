@@ -321,8 +321,7 @@ class ZarrDataModule(pl.LightningDataModule):
             return self._loader("train", batch_sampler=StratifiedBatchSampler(labels, self.batch_size, self.seed))
         sampler = None
         if self.balance_by is not None:
-            group = open_dataset(self.specs["train"].path(self.data_dir))
-            sampler = balanced_sampler(group[self.balance_by][...][self.partition["train"]], self.seed)
+            sampler = balanced_sampler(self._train_labels(self.balance_by), self.seed)
         return self._loader("train", shuffle=True, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
